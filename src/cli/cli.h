@@ -1,0 +1,9 @@
+/* The `sluice` binary's subcommands. serve.c runs the server; the others are HTTP clients
+ * (libcurl) of a server given by --server or SLUICE_URL (default http://127.0.0.1:8080).
+ * Exit status: 0 ok, 1 the server refused or could not be reached (message printed), 2 usage. */
+#ifndef SL_CLI_CLI_H
+#define SL_CLI_CLI_H
+
+int sl_cli_serve(int argc, char **argv);   /* sluice serve [flags]; argv[0] is "serve" */
+
+#endif

@@ -1,0 +1,105 @@
+/* Growable byte buffers; see buf.h. Growth doubles, so appends are amortised O(1). */
+#include "core/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sluice.h"
+
+int sl_buf_reserve(sl_buf_t *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) return -SL_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int sl_buf_append(sl_buf_t *b, const void *p, size_t n) {
+    if (n == 0) return 0;
+    if (sl_buf_reserve(b, n)) return -SL_ENOMEM;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int sl_buf_printf(sl_buf_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -SL_EINVAL;
+    if (sl_buf_reserve(b, (size_t)n + 1)) return -SL_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int sl_buf_json_escape(sl_buf_t *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (sl_buf_reserve(b, n + 2)) return -SL_ENOMEM;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (sl_buf_append(b, s + start, i - start)) return -SL_ENOMEM;
+        char esc[6] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        if (sl_buf_append(b, esc, el)) return -SL_ENOMEM;
+        start = i + 1;
+    }
+    return sl_buf_append(b, s + start, n - start);
+}
+
+int sl_buf_append_u64(sl_buf_t *b, uint64_t v) {
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return sl_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+int sl_buf_append_i64(sl_buf_t *b, int64_t v) {
+    if (v < 0) {
+        if (sl_buf_putc(b, '-')) return -SL_ENOMEM;
+        return sl_buf_append_u64(b, (uint64_t)0 - (uint64_t)v);
+    }
+    return sl_buf_append_u64(b, (uint64_t)v);
+}
+
+void sl_buf_free(sl_buf_t *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *sl_buf_steal(sl_buf_t *b, size_t *len) {
+    char *p = b->data;
+    if (len) *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

@@ -1,0 +1,22 @@
+/* Messages for the SL_E* error codes of sluice.h. */
+#include "sluice.h"
+
+const char *sl_strerror(int err) {
+    switch (err < 0 ? -err : err) {
+    case SL_OK: return "ok";
+    case SL_ENOMEM: return "out of memory";
+    case SL_EIO: return "I/O error";
+    case SL_ENOSPC: return "disk full";
+    case SL_EINVAL: return "invalid argument";
+    case SL_ENOTFOUND: return "not found";
+    case SL_EEXIST: return "already exists";
+    case SL_ERANGE: return "offset out of range";
+    case SL_ECORRUPT: return "corrupt data";
+    case SL_ESTALE: return "stale generation";
+    case SL_ENOTASSIGNED: return "partition not assigned to this member";
+    case SL_ECLOSED: return "closing";
+    case SL_ETOOBIG: return "too large";
+    case SL_EFAILED: return "partition failed after an fsync error; restart to recover";
+    }
+    return "unknown error";
+}

@@ -1,0 +1,1383 @@
+/* HTTP API v1: routes, request parsing, responses (docs/API.md). Translation only: bodies are
+ * validated with json/, work is done by the engine (sluice.h), and answers are built here.
+ * Long polls and SSE streams hold their request until data arrives, a timer fires or the
+ * client goes away (on_abort). */
+#include "net/api.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "json/doc.h"
+#include "json/event.h"
+
+#define SSE_KEEPALIVE_MS 15000
+#define SSE_BATCH 1000
+#define SSE_HIGH_WATER (1u << 20)
+#define FETCH_DEFAULT_LIMIT 1000
+#define FETCH_MAX_LIMIT 100000
+#define FETCH_DEFAULT_BYTES (1u << 20)
+#define FETCH_MAX_BYTES (64u << 20)
+
+/* Latency histogram buckets (seconds) for /metrics. */
+static const double lat_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+#define NBUCKETS (sizeof(lat_buckets) / sizeof(lat_buckets[0]))
+
+enum { R_PRODUCE, R_FETCH, R_OTHER, R_COUNT };
+static const char *route_names[R_COUNT] = {"produce", "fetch", "other"};
+
+typedef struct pending pending_t;
+typedef struct sse_slot {
+    pending_t *p;
+    uint32_t i;
+} sse_slot_t;
+
+struct sl_api {
+    uv_loop_t *loop;
+    sl_engine_t *e;
+    sl_http_server_t *http;
+    sl_api_limits_t lim;
+    uint64_t lat_count[R_COUNT][NBUCKETS + 1];
+    double lat_sum[R_COUNT];
+    uint64_t status_count[6];  /* by first digit */
+    pending_t *pending;        /* long polls and streams in flight */
+};
+
+/* A request the API holds past its handler: produce/commit waiting for fsync, long polls,
+ * SSE streams. */
+struct pending {
+    sl_api_t *api;
+    sl_http_req_t *req;        /* NULL once the client went away */
+    int route;
+    uint64_t t0;
+    pending_t *prev, *next;
+    uv_timer_t timer;          /* long-poll deadline / SSE keep-alive */
+    int timer_on;
+    sl_watch_t *watch;
+    sl_watch_t **watches;      /* SSE: one per partition */
+    /* what to do */
+    int kind;                  /* P_FETCH, P_GROUP, P_SSE, P_WRITE */
+    char topic[SL_TOPIC_NAME_MAX + 1];
+    uint32_t partition;
+    int64_t offset;
+    size_t limit, max_bytes;
+    char group[256], member[64];
+    /* SSE */
+    struct sse_slot *slots;
+    int64_t *pos;
+    uint32_t nparts;
+    uint64_t last_write;
+    int closing;
+};
+enum { P_FETCH = 1, P_GROUP, P_SSE, P_WRITE };
+
+/* ---- responses -------------------------------------------------------------------------------- */
+
+static void observe(sl_api_t *api, int route, uint64_t t0, int status) {
+    double s = (double)(sl_mono_ns() - t0) / 1e9;
+    size_t b = 0;
+    while (b < NBUCKETS && s > lat_buckets[b]) b++;
+    api->lat_count[route][b]++;
+    api->lat_sum[route] += s;
+    if (status >= 100 && status < 600) api->status_count[status / 100]++;
+}
+
+static void respond_buf(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, int status,
+                        const char *ctype, const char *extra, sl_buf_t *b) {
+    observe(api, route, t0, status);
+    size_t len;
+    char *body = sl_buf_steal(b, &len);
+    if (!body) {
+        sl_http_respond(req, status, ctype, extra, "", 0);
+        return;
+    }
+    sl_http_respond_owned(req, status, ctype, extra, body, len);
+}
+
+static int error_status(int code) {
+    switch (-code) {
+    case SL_ENOTFOUND: return 404;
+    case SL_EEXIST: return 409;
+    case SL_ESTALE: return 409;
+    case SL_ENOTASSIGNED: return 409;
+    case SL_ENOSPC: return 507;
+    case SL_EINVAL: return 400;
+    case SL_ERANGE: return 416;
+    case SL_ECLOSED: return 503;
+    case SL_ETOOBIG: return 413;
+    default: return 500;
+    }
+}
+
+/* Writes {"error":{"code":..,"message":..[,extra]}} with extra being ready JSON members. */
+static void send_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, int status,
+                       const char *code, const char *extra_members, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+static void send_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, int status,
+                       const char *code, const char *extra_members, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_lit(&b, "{\"error\":{\"code\":\"");
+    sl_buf_append(&b, code, strlen(code));
+    sl_buf_lit(&b, "\",\"message\":\"");
+    sl_buf_json_escape(&b, msg, strlen(msg));
+    sl_buf_putc(&b, '"');
+    if (extra_members && *extra_members) {
+        sl_buf_putc(&b, ',');
+        sl_buf_append(&b, extra_members, strlen(extra_members));
+    }
+    sl_buf_lit(&b, "}}\n");
+    respond_buf(api, req, route, t0, status, "application/json", NULL, &b);
+}
+
+static const char *engine_code(int rc) {
+    switch (-rc) {
+    case SL_ENOSPC: return "disk_full";
+    case SL_ECLOSED: return "shutting_down";
+    case SL_ENOMEM: return "out_of_memory";
+    default: return "internal";
+    }
+}
+
+static void send_engine_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, int rc,
+                              const char *what) {
+    int st = error_status(rc);
+    if (st == 500) sl_error("%s: %s", what, sl_strerror(rc));
+    const char *code = engine_code(rc);
+    if (-rc == SL_ENOSPC)
+        send_error(api, req, route, t0, 507, code, NULL,
+                   "%s: the disk is full; nothing of this request was stored, retry later", what);
+    else send_error(api, req, route, t0, st, code, NULL, "%s: %s", what, sl_strerror(rc));
+}
+
+static void send_json_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0,
+                            const sl_json_error_t *je) {
+    char extra[160] = "";
+    size_t n = 0;
+    if (je->index >= 0) n += (size_t)snprintf(extra + n, sizeof(extra) - n, "\"index\":%ld,", je->index);
+    n += (size_t)snprintf(extra + n, sizeof(extra) - n, "\"offset\":%zu", je->offset);
+    if (je->limit) snprintf(extra + n, sizeof(extra) - n, ",\"limit\":%zu", je->limit);
+    send_error(api, req, route, t0, je->status ? je->status : 400, je->code ? je->code : "invalid_json",
+               extra, "%s", je->message);
+}
+
+/* ---- pending requests ------------------------------------------------------------------------- */
+
+static void pending_timer_closed(uv_handle_t *h) {
+    pending_t *p = h->data;
+    free(p->pos);
+    free(p->watches);
+    free(p->slots);
+    free(p);
+}
+
+static void pending_unwatch(pending_t *p) {
+    if (p->watch) sl_watch_cancel(p->watch);
+    p->watch = NULL;
+    if (p->watches) {
+        for (uint32_t i = 0; i < p->nparts; i++) {
+            if (p->watches[i]) sl_watch_cancel(p->watches[i]);
+            p->watches[i] = NULL;
+        }
+    }
+}
+
+/* Ends a pending: no more callbacks; freed once its timer handle is closed. */
+static void pending_free(pending_t *p) {
+    if (p->closing) return;
+    p->closing = 1;
+    pending_unwatch(p);
+    if (p->prev) p->prev->next = p->next;
+    else if (p->api->pending == p) p->api->pending = p->next;
+    if (p->next) p->next->prev = p->prev;
+    uv_close((uv_handle_t *)&p->timer, pending_timer_closed);
+}
+
+static void pending_abort(sl_http_req_t *req) {
+    pending_t *p = req->data;
+    if (p->kind == P_GROUP) sl_group_poll_done(p->api->e, p->group, p->member);
+    p->req = NULL;
+    pending_free(p);
+}
+
+static pending_t *pending_new(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, int kind,
+                              int abortable) {
+    pending_t *p = calloc(1, sizeof(*p));
+    if (!p) return NULL;
+    p->api = api;
+    p->req = req;
+    p->route = route;
+    p->t0 = t0;
+    p->kind = kind;
+    uv_timer_init(api->loop, &p->timer);
+    p->timer.data = p;
+    p->next = api->pending;
+    if (api->pending) api->pending->prev = p;
+    api->pending = p;
+    req->data = p;
+    if (abortable) req->on_abort = pending_abort;
+    return p;
+}
+
+/* ---- query strings ---------------------------------------------------------------------------- */
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Finds name in a raw query string; copies its decoded value. 1 found, 0 absent, -1 malformed. */
+static int query_get(const char *q, const char *name, char *out, size_t outlen) {
+    size_t nl = strlen(name);
+    const char *p = q;
+    while (p && *p) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > nl && p[nl] == '=' && memcmp(p, name, nl) == 0) {
+            size_t o = 0;
+            for (size_t i = nl + 1; i < len; i++) {
+                char c = p[i];
+                if (c == '%') {
+                    if (i + 2 >= len) return -1;
+                    int h = hexval(p[i + 1]), l = hexval(p[i + 2]);
+                    if (h < 0 || l < 0) return -1;
+                    c = (char)(h * 16 + l);
+                    i += 2;
+                } else if (c == '+') {
+                    c = ' ';
+                }
+                if (o + 1 >= outlen) return -1;
+                out[o++] = c;
+            }
+            out[o] = 0;
+            return 1;
+        }
+        if (len == nl && memcmp(p, name, nl) == 0) {
+            out[0] = 0;
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Reads an unsigned integer parameter within [lo, hi]. 0 ok (default if absent), -1 bad. */
+static int query_u64(const char *q, const char *name, uint64_t lo, uint64_t hi, uint64_t def,
+                     uint64_t *out) {
+    char v[32];
+    int rc = query_get(q, name, v, sizeof(v));
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        *out = def;
+        return 0;
+    }
+    if (!v[0]) return -1;
+    uint64_t x = 0;
+    for (const char *c = v; *c; c++) {
+        if (*c < '0' || *c > '9' || x > (UINT64_MAX - 9) / 10) return -1;
+        x = x * 10 + (uint64_t)(*c - '0');
+    }
+    if (x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+/* ---- path routing ---------------------------------------------------------------------------- */
+
+#define MAX_SEGS 8
+
+/* Splits "/v1/topics/x/events" into segments (pointers into buf). Returns the count or -1. */
+static int split_path(const char *path, char *buf, size_t buflen, char **segs) {
+    size_t n = strlen(path);
+    if (n + 1 > buflen) return -1;
+    memcpy(buf, path, n + 1);
+    int ns = 0;
+    char *p = buf;
+    while (*p == '/') p++;
+    while (*p) {
+        if (ns == MAX_SEGS) return -1;
+        segs[ns++] = p;
+        char *s = strchr(p, '/');
+        if (!s) break;
+        *s = 0;
+        p = s + 1;
+    }
+    return ns;
+}
+
+static int parse_u32(const char *s, uint32_t *out) {
+    if (!*s || strlen(s) > 10) return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (v > UINT32_MAX) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int valid_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 249) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- JSON building ---------------------------------------------------------------------------- */
+
+static void json_str(sl_buf_t *b, const char *s) {
+    sl_buf_putc(b, '"');
+    sl_buf_json_escape(b, s, strlen(s));
+    sl_buf_putc(b, '"');
+}
+
+static void json_topic(sl_buf_t *b, const sl_topic_config_t *c) {
+    sl_buf_lit(b, "{\"name\":");
+    json_str(b, c->name);
+    sl_buf_printf(b, ",\"partitions\":%u,\"key\":", c->partitions);
+    if (c->key[0]) json_str(b, c->key);
+    else sl_buf_lit(b, "null");
+    sl_buf_lit(b, ",\"timestamp\":");
+    if (c->timestamp[0]) json_str(b, c->timestamp);
+    else sl_buf_lit(b, "null");
+    sl_buf_printf(b,
+                  ",\"retention_ms\":%" PRId64 ",\"retention_bytes\":%" PRId64
+                  ",\"segment_bytes\":%" PRIu64 ",\"segment_ms\":%" PRIu64 ",\"created_ms\":%" PRId64,
+                  c->retention_ms, c->retention_bytes, c->segment_bytes, c->segment_ms, c->created_ms);
+}
+
+/* One fetched record as an NDJSON line. */
+static void json_record(sl_buf_t *b, const char *topic, uint32_t partition, const sl_fetched_t *r) {
+    sl_buf_reserve(b, r->value_len + r->key_len + strlen(topic) + 128);
+    sl_buf_lit(b, "{\"topic\":\"");
+    sl_buf_append(b, topic, strlen(topic)); /* topic names need no escaping */
+    sl_buf_lit(b, "\",\"partition\":");
+    sl_buf_append_u64(b, partition);
+    sl_buf_lit(b, ",\"offset\":");
+    sl_buf_append_i64(b, r->offset);
+    sl_buf_lit(b, ",\"timestamp\":");
+    sl_buf_append_i64(b, r->timestamp);
+    sl_buf_lit(b, ",\"key\":");
+    if (r->key) {
+        sl_buf_putc(b, '"');
+        sl_buf_json_escape(b, r->key, r->key_len);
+        sl_buf_putc(b, '"');
+    } else {
+        sl_buf_lit(b, "null");
+    }
+    sl_buf_lit(b, ",\"value\":");
+    if (r->value) sl_buf_append(b, r->value, r->value_len);
+    else sl_buf_lit(b, "null");
+    sl_buf_lit(b, "}\n");
+}
+
+static void json_assignment(sl_buf_t *b, const sl_tp_t *tps, size_t n) {
+    sl_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i) sl_buf_putc(b, ',');
+        sl_buf_lit(b, "{\"topic\":");
+        json_str(b, tps[i].topic);
+        sl_buf_printf(b, ",\"partition\":%u}", tps[i].partition);
+    }
+    sl_buf_putc(b, ']');
+}
+
+/* ---- topics ----------------------------------------------------------------------------------- */
+
+#define ERR(status, code, ...) send_error(api, req, route, t0, status, code, NULL, __VA_ARGS__)
+
+static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    sl_json_error_t je;
+    sl_jdoc_t *d = NULL;
+    if (!req->body_len) return ERR(400, "bad_request", "the body must be a JSON object with a \"name\"");
+    if (sl_jdoc_parse(req->body, req->body_len, &d, &je)) return send_json_error(api, req, route, t0, &je);
+    const sl_jval_t *root = sl_jdoc_root(d);
+    sl_topic_config_t cfg;
+    sl_topic_config_init(&cfg, NULL);
+    const char *why = NULL;
+    int64_t v;
+    if (sl_jval_type(root) != SL_J_OBJECT) {
+        why = "the body must be a JSON object";
+        goto bad;
+    }
+    for (size_t i = 0; i < sl_jval_len(root); i++) {
+        const char *k = sl_jval_key_at(root, i);
+        const sl_jval_t *x = sl_jval_get(root, k);
+        int t = sl_jval_type(x);
+        if (!strcmp(k, "name")) {
+            const char *s = sl_jval_str(x);
+            if (!s || strlen(s) > SL_TOPIC_NAME_MAX || !*s) {
+                why = "\"name\" must be a string of 1 to 249 characters";
+                goto bad;
+            }
+            snprintf(cfg.name, sizeof(cfg.name), "%s", s);
+        } else if (!strcmp(k, "partitions")) {
+            if (sl_jval_int(x, &v) || v < 1 || v > SL_PARTITIONS_MAX) {
+                why = "\"partitions\" must be an integer from 1 to 4096";
+                goto bad;
+            }
+            cfg.partitions = (uint32_t)v;
+        } else if (!strcmp(k, "key") || !strcmp(k, "timestamp")) {
+            char *dst = !strcmp(k, "key") ? cfg.key : cfg.timestamp;
+            if (t == SL_J_NULL) continue;
+            const char *s = sl_jval_str(x);
+            if (!s || (*s && (!sl_json_pointer_valid(s) || strlen(s) > SL_POINTER_MAX))) {
+                why = !strcmp(k, "key") ? "\"key\" must be a JSON Pointer such as \"/user_id\""
+                                        : "\"timestamp\" must be a JSON Pointer such as \"/ts\"";
+                goto bad;
+            }
+            snprintf(dst, SL_POINTER_MAX + 1, "%s", s);
+        } else if (!strcmp(k, "retention_ms") || !strcmp(k, "retention_bytes")) {
+            if (sl_jval_int(x, &v) || v < -1) {
+                why = "retention_ms and retention_bytes must be integers, -1 (keep everything) or more";
+                goto bad;
+            }
+            if (!strcmp(k, "retention_ms")) cfg.retention_ms = v;
+            else cfg.retention_bytes = v;
+        } else if (!strcmp(k, "segment_bytes")) {
+            if (sl_jval_int(x, &v) || v < 1024 || v > 4294967295LL) {
+                why = "\"segment_bytes\" must be an integer from 1024 to 4294967295";
+                goto bad;
+            }
+            cfg.segment_bytes = (uint64_t)v;
+        } else if (!strcmp(k, "segment_ms")) {
+            if (sl_jval_int(x, &v) || v < 1) {
+                why = "\"segment_ms\" must be a positive integer";
+                goto bad;
+            }
+            cfg.segment_ms = (uint64_t)v;
+        } else {
+            sl_jdoc_free(d);
+            return send_error(api, req, route, t0, 400, "invalid_topic", NULL,
+                              "unknown field \"%s\" (known: name, partitions, key, timestamp, "
+                              "retention_ms, retention_bytes, segment_bytes, segment_ms)", k);
+        }
+    }
+    sl_jdoc_free(d);
+    d = NULL;
+    if (!cfg.name[0]) {
+        why = "\"name\" is required";
+        goto bad;
+    }
+    if (sl_topic_config_check(&cfg, &why)) goto bad;
+    int rc = sl_topic_create(api->e, &cfg);
+    if (rc == -SL_EEXIST) return ERR(409, "topic_exists", "topic \"%s\" already exists", cfg.name);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "create topic");
+    sl_buf_t b = SL_BUF_INIT;
+    json_topic(&b, &cfg);
+    sl_buf_lit(&b, "}\n");
+    return respond_buf(api, req, route, t0, 201, "application/json", NULL, &b);
+bad:
+    sl_jdoc_free(d);
+    send_error(api, req, route, t0, 400, "invalid_topic", NULL, "%s", why);
+}
+
+static void h_topic_list(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    char **names;
+    size_t n;
+    int rc = sl_topic_list(api->e, &names, &n);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "list topics");
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_lit(&b, "{\"topics\":[");
+    for (size_t i = 0; i < n; i++) {
+        sl_topic_config_t c;
+        if (sl_topic_get(api->e, names[i], &c)) continue;
+        if (i) sl_buf_putc(&b, ',');
+        json_topic(&b, &c);
+        sl_buf_putc(&b, '}');
+    }
+    sl_buf_lit(&b, "]}\n");
+    sl_names_free(names, n);
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+static void h_topic_describe(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+    sl_topic_config_t c;
+    if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+    sl_buf_t b = SL_BUF_INIT;
+    json_topic(&b, &c);
+    sl_buf_lit(&b, ",\"partition_stats\":[");
+    for (uint32_t i = 0; i < c.partitions; i++) {
+        sl_partition_stats_t st;
+        if (sl_partition_stats(api->e, t, i, &st)) continue;
+        if (i) sl_buf_putc(&b, ',');
+        sl_buf_printf(&b,
+                      "{\"partition\":%u,\"earliest_offset\":%" PRId64 ",\"latest_offset\":%" PRId64
+                      ",\"bytes\":%" PRIu64 ",\"segments\":%u}",
+                      i, st.earliest_offset, st.latest_offset, st.bytes, st.segments);
+    }
+    sl_buf_lit(&b, "]}\n");
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+static void h_topic_delete(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+    int rc = sl_topic_delete(api->e, t);
+    if (rc == -SL_ENOTFOUND) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "delete topic");
+    observe(api, route, t0, 204);
+    sl_http_respond(req, 204, NULL, NULL, "", 0);
+}
+
+/* ---- produce ---------------------------------------------------------------------------------- */
+
+static void produce_done(void *ud, int status, const sl_offset_t *offsets, size_t n) {
+    pending_t *p = ud;
+    sl_api_t *api = p->api;
+    sl_http_req_t *req = p->req;
+    int route = p->route;
+    uint64_t t0 = p->t0;
+    pending_free(p);
+    if (status) return send_engine_error(api, req, route, t0, status, "produce");
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_reserve(&b, 16 + n * 36);
+    sl_buf_lit(&b, "{\"offsets\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) sl_buf_putc(&b, ',');
+        sl_buf_lit(&b, "{\"partition\":");
+        sl_buf_append_u64(&b, offsets[i].partition);
+        sl_buf_lit(&b, ",\"offset\":");
+        sl_buf_append_i64(&b, offsets[i].offset);
+        sl_buf_putc(&b, '}');
+    }
+    sl_buf_lit(&b, "]}\n");
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+static void h_produce(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+    sl_topic_config_t c;
+    if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+    sl_body_kind_t kind;
+    const char *ct = req->content_type;
+    /* curl -d sends application/x-www-form-urlencoded: treat it (and text/plain) as JSON. */
+    if (!*ct || !strcmp(ct, "application/json") || !strcmp(ct, "application/x-www-form-urlencoded") ||
+        !strcmp(ct, "text/plain"))
+        kind = SL_BODY_JSON;
+    else if (!strcmp(ct, "application/x-ndjson") || !strcmp(ct, "application/jsonl") ||
+             !strcmp(ct, "application/x-jsonlines"))
+        kind = SL_BODY_NDJSON;
+    else if (!strcmp(ct, "application/vnd.kafka.json.v2+json")) kind = SL_BODY_RECORDS;
+    else
+        return ERR(415, "unsupported_media_type",
+                   "Content-Type %s is not accepted: use application/json, application/x-ndjson "
+                   "or application/vnd.kafka.json.v2+json", ct);
+    if (!req->body_len) return ERR(400, "empty_request", "the request holds no event");
+    sl_json_opts_t o = {.key_ptr = c.key, .ts_ptr = c.timestamp,
+                        .max_event_bytes = api->lim.max_event_bytes,
+                        .max_events = api->lim.max_events, .max_depth = api->lim.max_depth};
+    sl_json_events_t evs;
+    sl_json_error_t je;
+    if (sl_json_parse_body(req->body, req->body_len, kind, &o, &evs, &je))
+        return send_json_error(api, req, route, t0, &je);
+    sl_record_t *recs = malloc(evs.n * sizeof(*recs));
+    if (!recs) {
+        sl_json_events_free(&evs);
+        return ERR(500, "out_of_memory", "out of memory");
+    }
+    for (size_t i = 0; i < evs.n; i++) {
+        const sl_json_event_t *ev = &evs.ev[i];
+        if (ev->partition >= 0 && (uint32_t)ev->partition >= c.partitions) {
+            char extra[64];
+            snprintf(extra, sizeof(extra), "\"index\":%zu,\"offset\":%zu", i, ev->start);
+            free(recs);
+            sl_json_events_free(&evs);
+            return send_error(api, req, route, t0, 404, "partition_not_found", extra,
+                              "event %zu names partition %d; topic \"%s\" has %u partitions", i,
+                              ev->partition, t, c.partitions);
+        }
+        recs[i] = (sl_record_t){
+            .key = ev->has_key ? evs.keys.data + ev->key_off : NULL,
+            .key_len = ev->key_len,
+            .value = req->body + ev->start,
+            .value_len = ev->len,
+            .timestamp = ev->timestamp,
+            .partition = ev->partition,
+        };
+        if (ev->has_key && !recs[i].key) recs[i].key = ""; /* empty key: arena never grew */
+    }
+    pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
+    if (!p) {
+        free(recs);
+        sl_json_events_free(&evs);
+        return ERR(500, "out_of_memory", "out of memory");
+    }
+    int rc = sl_produce(api->e, t, recs, evs.n, produce_done, p);
+    free(recs);
+    sl_json_events_free(&evs);
+    if (rc) {
+        pending_free(p);
+        req->data = NULL;
+        if (rc == -SL_ENOTFOUND) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+        return send_engine_error(api, req, route, t0, rc, "produce");
+    }
+}
+
+/* ---- fetch ------------------------------------------------------------------------------------ */
+
+static void fetch_send(pending_t *p, sl_http_req_t *req) {
+    sl_api_t *api = p->api;
+    sl_fetch_result_t res;
+    int rc = sl_fetch(api->e, p->topic, p->partition, p->offset, p->limit, p->max_bytes, &res);
+    if (rc == -SL_ERANGE) {
+        char extra[96];
+        snprintf(extra, sizeof(extra), "\"earliest\":%" PRId64 ",\"latest\":%" PRId64,
+                 res.earliest_offset, res.latest_offset);
+        return send_error(api, req, p->route, p->t0, 416, "offset_out_of_range", extra,
+                          "offset %" PRId64 " is outside the log of %s/%u: valid offsets are %" PRId64
+                          " to %" PRId64, p->offset, p->topic, p->partition, res.earliest_offset,
+                          res.latest_offset);
+    }
+    if (rc == -SL_ENOTFOUND)
+        return send_error(api, req, p->route, p->t0, 404, "topic_not_found", NULL, "no topic \"%s\"",
+                          p->topic);
+    if (rc) return send_engine_error(api, req, p->route, p->t0, rc, "fetch");
+    sl_buf_t b = SL_BUF_INIT;
+    for (size_t i = 0; i < res.count; i++) json_record(&b, p->topic, p->partition, &res.recs[i]);
+    char extra[64];
+    snprintf(extra, sizeof(extra), "Sluice-Next-Offset: %" PRId64 "\r\n", res.next_offset);
+    sl_fetch_result_free(&res);
+    respond_buf(api, req, p->route, p->t0, 200, "application/x-ndjson", extra, &b);
+}
+
+static void group_send(pending_t *p, sl_http_req_t *req);
+
+static void poll_finish(pending_t *p) {
+    sl_http_req_t *req = p->req;
+    pending_unwatch(p);
+    uv_timer_stop(&p->timer);
+    req->on_abort = NULL;
+    if (p->kind == P_FETCH) fetch_send(p, req);
+    else group_send(p, req);
+    pending_free(p);
+}
+
+static void poll_timeout(uv_timer_t *t) { poll_finish(t->data); }
+
+static void poll_wake(void *ud, int status) {
+    pending_t *p = ud;
+    (void)status;
+    p->watch = NULL; /* fired watches free themselves */
+    poll_finish(p);
+}
+
+static void h_fetch(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t,
+                    const char *pstr) {
+    uint32_t part;
+    sl_topic_config_t c;
+    if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+    if (parse_u32(pstr, &part) || part >= c.partitions)
+        return ERR(404, "partition_not_found", "topic \"%s\" has no partition \"%s\" (it has %u)", t,
+                   pstr, c.partitions);
+    char ov[32];
+    int64_t offset = SL_OFFSET_EARLIEST;
+    int q = query_get(req->query, "offset", ov, sizeof(ov));
+    if (q < 0) return ERR(400, "bad_request", "malformed offset parameter");
+    if (q > 0) {
+        if (!strcmp(ov, "earliest")) offset = SL_OFFSET_EARLIEST;
+        else if (!strcmp(ov, "latest")) offset = SL_OFFSET_LATEST;
+        else {
+            uint64_t x = 0;
+            int ok = ov[0] != 0;
+            for (const char *s = ov; *s && ok; s++) {
+                ok = *s >= '0' && *s <= '9' && x <= (UINT64_MAX / 10 - 1) / 2;
+                x = x * 10 + (uint64_t)(*s - '0');
+            }
+            if (!ok || x > INT64_MAX)
+                return ERR(400, "bad_request", "offset must be a number, \"earliest\" or \"latest\"");
+            offset = (int64_t)x;
+        }
+    }
+    uint64_t limit, max_bytes, timeout;
+    if (query_u64(req->query, "limit", 1, FETCH_MAX_LIMIT, FETCH_DEFAULT_LIMIT, &limit))
+        return ERR(400, "bad_request", "limit must be an integer from 1 to %u", FETCH_MAX_LIMIT);
+    if (query_u64(req->query, "max_bytes", 1, FETCH_MAX_BYTES, FETCH_DEFAULT_BYTES, &max_bytes))
+        return ERR(400, "bad_request", "max_bytes must be an integer from 1 to %u", FETCH_MAX_BYTES);
+    if (query_u64(req->query, "timeout_ms", 0, api->lim.max_timeout_ms, 0, &timeout))
+        return ERR(400, "bad_request", "timeout_ms must be an integer from 0 to %" PRIu64,
+                   api->lim.max_timeout_ms);
+    pending_t *p = pending_new(api, req, route, t0, P_FETCH, 1);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    snprintf(p->topic, sizeof(p->topic), "%s", t);
+    p->partition = part;
+    p->limit = limit;
+    p->max_bytes = max_bytes;
+    /* Resolve "latest" now, so a long poll waits for the next event rather than re-reading
+     * the end each time. */
+    sl_partition_stats_t st;
+    sl_partition_stats(api->e, t, part, &st);
+    if (offset == SL_OFFSET_LATEST) offset = st.latest_offset;
+    if (offset == SL_OFFSET_EARLIEST) offset = st.earliest_offset;
+    p->offset = offset;
+    if (timeout > 0 && offset == st.latest_offset &&
+        sl_watch(api->e, t, part, offset, poll_wake, p, &p->watch) == 0) {
+        uv_timer_start(&p->timer, poll_timeout, timeout, 0);
+        return;
+    }
+    req->on_abort = NULL;
+    fetch_send(p, req);
+    pending_free(p);
+}
+
+/* ---- SSE stream --------------------------------------------------------------------------------- */
+
+static void sse_pump(pending_t *p);
+
+static void sse_wake(void *ud, int status) {
+    sse_slot_t *slot = ud;
+    pending_t *p = slot->p;
+    (void)status;
+    /* One partition fired (its watch freed itself); drop the others, pump again. */
+    p->watches[slot->i] = NULL;
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        if (!p->watches[i]) continue;
+        sl_watch_cancel(p->watches[i]);
+        p->watches[i] = NULL;
+    }
+    sse_pump(p);
+}
+
+static void sse_timer(uv_timer_t *t) { sse_pump(t->data); }
+
+/* Sends what is available on every partition, then waits for more (or for the client to drain). */
+static void sse_pump(pending_t *p) {
+    sl_api_t *api = p->api;
+    sl_buf_t b = SL_BUF_INIT;
+    int64_t queued = 0;
+    size_t sent = 0;
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        sl_fetch_result_t res;
+        int rc = sl_fetch(api->e, p->topic, i, p->pos[i], SSE_BATCH, FETCH_DEFAULT_BYTES, &res);
+        if (rc == -SL_ERANGE) {
+            p->pos[i] = p->pos[i] < res.earliest_offset ? res.earliest_offset : res.latest_offset;
+            rc = sl_fetch(api->e, p->topic, i, p->pos[i], SSE_BATCH, FETCH_DEFAULT_BYTES, &res);
+        }
+        if (rc == -SL_ENOTFOUND) {
+            sl_buf_free(&b);
+            sl_http_stream_write(p->req, "event: end\ndata: {\"reason\":\"topic deleted\"}\n\n", 47);
+            sl_http_req_t *req = p->req;
+            req->on_abort = NULL;
+            sl_http_stream_end(req);
+            pending_free(p);
+            return;
+        }
+        if (rc) continue;
+        for (size_t k = 0; k < res.count; k++) {
+            sl_buf_printf(&b, "id: %u:%" PRId64 "\ndata: ", i, res.recs[k].offset);
+            json_record(&b, p->topic, i, &res.recs[k]);
+            sl_buf_putc(&b, '\n'); /* json_record ended the data line; a blank line ends the event */
+        }
+        sent += res.count;
+        p->pos[i] = res.next_offset;
+        sl_fetch_result_free(&res);
+        if (b.len >= (256u << 10)) {
+            queued = sl_http_stream_write(p->req, b.data, b.len);
+            b.len = 0;
+            if (queued < 0) break;
+        }
+    }
+    if (b.len) queued = sl_http_stream_write(p->req, b.data, b.len);
+    sl_buf_free(&b);
+    if (sent) p->last_write = sl_mono_ms();
+    if (queued < 0) return; /* the connection is gone: on_abort follows */
+    uint64_t now = sl_mono_ms();
+    if (now - p->last_write >= SSE_KEEPALIVE_MS) {
+        sl_http_stream_write(p->req, ": keep-alive\n\n", 14);
+        p->last_write = now;
+    }
+    if (queued > (int64_t)SSE_HIGH_WATER || sent >= SSE_BATCH) {
+        /* More to send, or the client is slow: come back shortly. */
+        uv_timer_start(&p->timer, sse_timer, queued > (int64_t)SSE_HIGH_WATER ? 20 : 0, 0);
+        return;
+    }
+    for (uint32_t i = 0; i < p->nparts; i++)
+        if (sl_watch(api->e, p->topic, i, p->pos[i], sse_wake, &p->slots[i], &p->watches[i]))
+            p->watches[i] = NULL;
+    uv_timer_start(&p->timer, sse_timer, SSE_KEEPALIVE_MS, 0);
+}
+
+static void h_stream(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+    sl_topic_config_t c;
+    if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+    char from[16] = "latest";
+    if (query_get(req->query, "from", from, sizeof(from)) < 0 ||
+        (strcmp(from, "earliest") && strcmp(from, "latest")))
+        return ERR(400, "bad_request", "from must be \"earliest\" or \"latest\"");
+    pending_t *p = pending_new(api, req, route, t0, P_SSE, 1);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    snprintf(p->topic, sizeof(p->topic), "%s", t);
+    p->nparts = c.partitions;
+    p->pos = calloc(c.partitions, sizeof(*p->pos));
+    p->watches = calloc(c.partitions, sizeof(*p->watches));
+    p->slots = calloc(c.partitions, sizeof(*p->slots));
+    if (!p->pos || !p->watches || !p->slots) {
+        req->on_abort = NULL;
+        pending_free(p);
+        return ERR(500, "out_of_memory", "out of memory");
+    }
+    for (uint32_t i = 0; i < c.partitions; i++) {
+        sl_partition_stats_t st;
+        p->slots[i] = (sse_slot_t){p, i};
+        sl_partition_stats(api->e, t, i, &st);
+        p->pos[i] = !strcmp(from, "earliest") ? st.earliest_offset : st.latest_offset;
+    }
+    observe(api, route, t0, 200);
+    sl_http_stream_start(req, 200, "text/event-stream", "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    sl_http_stream_write(req, ": connected\n\n", 13);
+    p->last_write = sl_mono_ms();
+    sse_pump(p);
+}
+
+/* ---- groups ------------------------------------------------------------------------------------- */
+
+static void group_send(pending_t *p, sl_http_req_t *req) {
+    sl_api_t *api = p->api;
+    sl_assignment_t a;
+    int hb = sl_group_heartbeat(api->e, p->group, p->member, &a);
+    sl_group_poll_done(api->e, p->group, p->member);
+    if (hb == -SL_ENOTFOUND)
+        return send_error(api, req, p->route, p->t0, 404, "member_not_found", NULL,
+                          "no member \"%s\" in group \"%s\" (it left or timed out): join again",
+                          p->member, p->group);
+    if (hb < 0) return send_engine_error(api, req, p->route, p->t0, hb, "poll");
+    if (hb == 1) {
+        sl_buf_t x = SL_BUF_INIT;
+        sl_buf_printf(&x, "\"generation\":%" PRId64 ",\"assignment\":", a.generation);
+        json_assignment(&x, a.tps, a.count);
+        sl_buf_putc(&x, 0);
+        sl_assignment_free(&a);
+        send_error(api, req, p->route, p->t0, 409, "rebalance", x.data,
+                   "group \"%s\" rebalanced: this member's partitions changed; poll again to read "
+                   "them from their committed offsets", p->group);
+        sl_buf_free(&x);
+        return;
+    }
+    sl_group_fetch_t *f;
+    size_t nf;
+    int rc = sl_group_fetch(api->e, p->group, p->member, p->limit, p->max_bytes, &f, &nf);
+    if (rc) return send_engine_error(api, req, p->route, p->t0, rc, "poll");
+    sl_buf_t b = SL_BUF_INIT;
+    for (size_t i = 0; i < nf; i++)
+        for (size_t k = 0; k < f[i].res.count; k++)
+            json_record(&b, f[i].tp.topic, f[i].tp.partition, &f[i].res.recs[k]);
+    sl_group_fetch_free(f, nf);
+    respond_buf(api, req, p->route, p->t0, 200, "application/x-ndjson", NULL, &b);
+}
+
+static void h_group_poll(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g,
+                         const char *m) {
+    uint64_t limit, timeout, max_bytes;
+    if (query_u64(req->query, "limit", 1, FETCH_MAX_LIMIT, FETCH_DEFAULT_LIMIT, &limit))
+        return ERR(400, "bad_request", "limit must be an integer from 1 to %u", FETCH_MAX_LIMIT);
+    if (query_u64(req->query, "max_bytes", 1, FETCH_MAX_BYTES, FETCH_DEFAULT_BYTES, &max_bytes))
+        return ERR(400, "bad_request", "max_bytes must be an integer from 1 to %u", FETCH_MAX_BYTES);
+    if (query_u64(req->query, "timeout_ms", 0, api->lim.max_timeout_ms, 0, &timeout))
+        return ERR(400, "bad_request", "timeout_ms must be an integer from 0 to %" PRIu64,
+                   api->lim.max_timeout_ms);
+    pending_t *p = pending_new(api, req, route, t0, P_GROUP, 1);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    snprintf(p->group, sizeof(p->group), "%s", g);
+    snprintf(p->member, sizeof(p->member), "%s", m);
+    p->limit = limit;
+    p->max_bytes = max_bytes;
+    if (timeout > 0) {
+        /* Answer at once if there is data or news; otherwise wait. */
+        sl_assignment_t a;
+        int hb = sl_group_heartbeat(api->e, g, m, &a);
+        if (hb == 1) {
+            /* keep the news for group_send: undo by re-marking is not possible, so answer now */
+            sl_buf_t x = SL_BUF_INIT;
+            sl_buf_printf(&x, "\"generation\":%" PRId64 ",\"assignment\":", a.generation);
+            json_assignment(&x, a.tps, a.count);
+            sl_buf_putc(&x, 0);
+            sl_assignment_free(&a);
+            req->on_abort = NULL;
+            send_error(api, req, route, t0, 409, "rebalance", x.data,
+                       "group \"%s\" rebalanced: this member's partitions changed; poll again to "
+                       "read them from their committed offsets", g);
+            sl_buf_free(&x);
+            pending_free(p);
+            return;
+        }
+        if (hb == 0 && sl_group_watch(api->e, g, m, poll_wake, p, &p->watch) == 0) {
+            /* The watch fires at once (on the next turn) if data is already there. */
+            uv_timer_start(&p->timer, poll_timeout, timeout, 0);
+            return;
+        }
+    }
+    req->on_abort = NULL;
+    group_send(p, req);
+    pending_free(p);
+}
+
+static void h_group_join(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g) {
+    sl_json_error_t je;
+    sl_jdoc_t *d = NULL;
+    if (!req->body_len) return ERR(400, "bad_request", "the body must be {\"topics\":[...]}");
+    if (sl_jdoc_parse(req->body, req->body_len, &d, &je)) return send_json_error(api, req, route, t0, &je);
+    const sl_jval_t *root = sl_jdoc_root(d), *topics = sl_jval_get(root, "topics");
+    const sl_jval_t *sto = sl_jval_get(root, "session_timeout_ms"), *reset = sl_jval_get(root, "auto_offset_reset");
+    const char *why = NULL;
+    const char *names[256];
+    size_t n = sl_jval_len(topics);
+    int64_t timeout = 10000;
+    int latest = 0;
+    if (sl_jval_type(topics) != SL_J_ARRAY || n == 0 || n > 256) why = "\"topics\" must be a non-empty array of topic names (at most 256)";
+    for (size_t i = 0; !why && i < n; i++) {
+        names[i] = sl_jval_str(sl_jval_at(topics, i));
+        if (!names[i] || !valid_name(names[i])) why = "\"topics\" must hold topic names";
+    }
+    if (!why && sto && (sl_jval_int(sto, &timeout) || timeout < 100 || timeout > 3600000))
+        why = "\"session_timeout_ms\" must be an integer from 100 to 3600000";
+    if (!why && reset) {
+        const char *s = sl_jval_str(reset);
+        if (!s || (strcmp(s, "earliest") && strcmp(s, "latest")))
+            why = "\"auto_offset_reset\" must be \"earliest\" or \"latest\"";
+        else latest = !strcmp(s, "latest");
+    }
+    if (why) {
+        sl_jdoc_free(d);
+        return ERR(400, "bad_request", "%s", why);
+    }
+    sl_join_config_t jc = {.topics = names, .topic_count = n, .session_timeout_ms = (uint64_t)timeout,
+                           .reset_latest = latest};
+    sl_assignment_t a;
+    int rc = sl_group_join(api->e, g, &jc, &a);
+    if (rc == -SL_ENOTFOUND) {
+        const char *missing = "";
+        for (size_t i = 0; i < n; i++) {
+            sl_topic_config_t c;
+            if (sl_topic_get(api->e, names[i], &c)) {
+                missing = names[i];
+                break;
+            }
+        }
+        send_error(api, req, route, t0, 404, "topic_not_found", NULL, "no topic \"%s\"", missing);
+        sl_jdoc_free(d);
+        return;
+    }
+    sl_jdoc_free(d);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "join");
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_lit(&b, "{\"member_id\":");
+    json_str(&b, a.member_id);
+    sl_buf_printf(&b, ",\"generation\":%" PRId64 ",\"assignment\":", a.generation);
+    json_assignment(&b, a.tps, a.count);
+    sl_buf_lit(&b, "}\n");
+    sl_assignment_free(&a);
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+typedef struct commit_wait {
+    pending_t *p;
+    char *body;                /* the response to send once durable */
+    size_t len;
+} commit_wait_t;
+
+static void commit_done(void *ud, int status) {
+    commit_wait_t *w = ud;
+    pending_t *p = w->p;
+    sl_api_t *api = p->api;
+    sl_http_req_t *req = p->req;
+    int route = p->route;
+    uint64_t t0 = p->t0;
+    pending_free(p);
+    if (status) {
+        free(w->body);
+        free(w);
+        return send_engine_error(api, req, route, t0, status, "commit");
+    }
+    observe(api, route, t0, 200);
+    sl_http_respond_owned(req, 200, "application/json", NULL, w->body, w->len);
+    free(w);
+}
+
+static void h_group_commit(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g,
+                           const char *m) {
+    sl_json_error_t je;
+    sl_jdoc_t *d = NULL;
+    if (!req->body_len) return ERR(400, "bad_request", "the body must be {\"offsets\":[...]}");
+    if (sl_jdoc_parse(req->body, req->body_len, &d, &je)) return send_json_error(api, req, route, t0, &je);
+    const sl_jval_t *root = sl_jdoc_root(d), *offs = sl_jval_get(root, "offsets"),
+                    *gen = sl_jval_get(root, "generation");
+    int64_t generation = -1;
+    size_t n = sl_jval_len(offs);
+    const char *why = NULL;
+    sl_commit_t *c = calloc(n + 1, sizeof(*c));
+    if (!c) {
+        sl_jdoc_free(d);
+        return ERR(500, "out_of_memory", "out of memory");
+    }
+    if (gen && (sl_jval_int(gen, &generation) || generation < 0)) why = "\"generation\" must be a non-negative integer";
+    if (!why && (sl_jval_type(offs) != SL_J_ARRAY || n == 0))
+        why = "\"offsets\" must be a non-empty array of {\"topic\",\"partition\",\"offset\"}";
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_lit(&b, "{\"offsets\":[");
+    for (size_t i = 0; !why && i < n; i++) {
+        const sl_jval_t *o = sl_jval_at(offs, i);
+        int64_t part, off;
+        c[i].topic = sl_jval_str(sl_jval_get(o, "topic"));
+        if (!c[i].topic || sl_jval_int(sl_jval_get(o, "partition"), &part) || part < 0 ||
+            part >= SL_PARTITIONS_MAX || sl_jval_int(sl_jval_get(o, "offset"), &off) || off < 0) {
+            why = "each offset must be {\"topic\": name, \"partition\": integer, \"offset\": integer >= 0}";
+            break;
+        }
+        c[i].partition = (uint32_t)part;
+        c[i].offset = off;
+        if (i) sl_buf_putc(&b, ',');
+        sl_buf_lit(&b, "{\"topic\":");
+        json_str(&b, c[i].topic);
+        sl_buf_printf(&b, ",\"partition\":%u,\"offset\":%" PRId64 "}", c[i].partition, off);
+    }
+    sl_buf_lit(&b, "]}\n");
+    if (why) {
+        free(c);
+        sl_buf_free(&b);
+        sl_jdoc_free(d);
+        return ERR(400, "bad_request", "%s", why);
+    }
+    commit_wait_t *w = calloc(1, sizeof(*w));
+    pending_t *p = w ? pending_new(api, req, route, t0, P_WRITE, 0) : NULL;
+    if (!p) {
+        free(w);
+        free(c);
+        sl_buf_free(&b);
+        sl_jdoc_free(d);
+        return ERR(500, "out_of_memory", "out of memory");
+    }
+    w->p = p;
+    w->body = sl_buf_steal(&b, &w->len);
+    int rc = sl_group_commit(api->e, g, m, generation, c, n, commit_done, w);
+    free(c);
+    sl_jdoc_free(d);
+    if (rc == 0) return;
+    free(w->body);
+    free(w);
+    pending_free(p);
+    req->data = NULL;
+    switch (-rc) {
+    case SL_ENOTFOUND:
+        return ERR(404, "member_not_found", "no member \"%s\" in group \"%s\" (it left or timed out): join again", m, g);
+    case SL_ESTALE:
+        return ERR(409, "stale_generation", "generation %" PRId64 " is not the group's current one; "
+                   "poll to learn the new assignment", generation);
+    case SL_ENOTASSIGNED:
+        return ERR(409, "not_assigned", "a committed partition is not assigned to member \"%s\"", m);
+    default: return send_engine_error(api, req, route, t0, rc, "commit");
+    }
+}
+
+static void h_group_leave(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g,
+                          const char *m) {
+    int rc = sl_group_leave(api->e, g, m);
+    if (rc == -SL_ENOTFOUND) return ERR(404, "member_not_found", "no member \"%s\" in group \"%s\"", m, g);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "leave");
+    observe(api, route, t0, 204);
+    sl_http_respond(req, 204, NULL, NULL, "", 0);
+}
+
+static void h_group_describe(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g) {
+    sl_group_info_t gi;
+    int rc = sl_group_describe(api->e, g, &gi);
+    if (rc == -SL_ENOTFOUND) return ERR(404, "group_not_found", "no group \"%s\"", g);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "describe group");
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_lit(&b, "{\"group\":");
+    json_str(&b, g);
+    sl_buf_printf(&b, ",\"generation\":%" PRId64 ",\"members\":[", gi.generation);
+    for (size_t i = 0; i < gi.member_count; i++) {
+        sl_member_info_t *m = &gi.members[i];
+        if (i) sl_buf_putc(&b, ',');
+        sl_buf_lit(&b, "{\"member_id\":");
+        json_str(&b, m->member_id);
+        sl_buf_lit(&b, ",\"topics\":[");
+        for (size_t k = 0; k < m->topic_count; k++) {
+            if (k) sl_buf_putc(&b, ',');
+            json_str(&b, m->topics[k]);
+        }
+        sl_buf_lit(&b, "],\"assignment\":");
+        json_assignment(&b, m->tps, m->tp_count);
+        sl_buf_printf(&b, ",\"session_timeout_ms\":%" PRIu64 ",\"idle_ms\":%" PRIu64 "}",
+                      m->session_timeout_ms, m->idle_ms);
+    }
+    sl_buf_lit(&b, "],\"offsets\":[");
+    for (size_t i = 0; i < gi.offset_count; i++) {
+        sl_offset_info_t *o = &gi.offsets[i];
+        if (i) sl_buf_putc(&b, ',');
+        sl_buf_lit(&b, "{\"topic\":");
+        json_str(&b, o->tp.topic);
+        sl_buf_printf(&b, ",\"partition\":%u,\"committed\":", o->tp.partition);
+        if (o->committed >= 0) sl_buf_append_i64(&b, o->committed);
+        else sl_buf_lit(&b, "null");
+        sl_buf_printf(&b, ",\"latest\":%" PRId64 ",\"lag\":", o->latest);
+        if (o->committed >= 0 && o->latest >= 0) sl_buf_append_i64(&b, o->latest - o->committed);
+        else sl_buf_lit(&b, "null");
+        sl_buf_putc(&b, '}');
+    }
+    sl_buf_lit(&b, "]}\n");
+    sl_group_info_free(&gi);
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+static void h_group_list(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    char **names;
+    size_t n;
+    int rc = sl_group_list(api->e, &names, &n);
+    if (rc) return send_engine_error(api, req, route, t0, rc, "list groups");
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_lit(&b, "{\"groups\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) sl_buf_putc(&b, ',');
+        json_str(&b, names[i]);
+    }
+    sl_buf_lit(&b, "]}\n");
+    sl_names_free(names, n);
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+/* ---- metrics ---------------------------------------------------------------------------------- */
+
+static void h_metrics(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    sl_engine_stats_t s;
+    sl_engine_stats(api->e, &s);
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_printf(&b,
+                  "# HELP sluice_events_in_total Events appended.\n# TYPE sluice_events_in_total counter\n"
+                  "sluice_events_in_total %" PRIu64 "\n"
+                  "# HELP sluice_bytes_in_total Record-batch bytes appended.\n# TYPE sluice_bytes_in_total counter\n"
+                  "sluice_bytes_in_total %" PRIu64 "\n"
+                  "# HELP sluice_batches_total Record batches appended.\n# TYPE sluice_batches_total counter\n"
+                  "sluice_batches_total %" PRIu64 "\n"
+                  "# HELP sluice_events_out_total Events read by fetches.\n# TYPE sluice_events_out_total counter\n"
+                  "sluice_events_out_total %" PRIu64 "\n"
+                  "# HELP sluice_bytes_out_total Key and value bytes read by fetches.\n# TYPE sluice_bytes_out_total counter\n"
+                  "sluice_bytes_out_total %" PRIu64 "\n"
+                  "# HELP sluice_fsyncs_total Group-commit fdatasync jobs.\n# TYPE sluice_fsyncs_total counter\n"
+                  "sluice_fsyncs_total %" PRIu64 "\n"
+                  "# HELP sluice_fsync_seconds_total Time spent in fdatasync.\n# TYPE sluice_fsync_seconds_total counter\n"
+                  "sluice_fsync_seconds_total %.6f\n",
+                  s.events_in, s.bytes_in, s.batches, s.events_out, s.bytes_out, s.fsyncs,
+                  (double)s.fsync_ns_total / 1e9);
+    if (api->http) {
+        sl_http_stats_t h;
+        sl_http_server_stats(api->http, &h);
+        sl_buf_printf(&b,
+                      "# TYPE sluice_http_connections_open gauge\nsluice_http_connections_open %" PRIu64 "\n"
+                      "# TYPE sluice_http_connections_total counter\nsluice_http_connections_total %" PRIu64 "\n"
+                      "# TYPE sluice_http_connections_rejected_total counter\nsluice_http_connections_rejected_total %" PRIu64 "\n"
+                      "# TYPE sluice_http_requests_total counter\nsluice_http_requests_total %" PRIu64 "\n"
+                      "# TYPE sluice_http_bytes_in_total counter\nsluice_http_bytes_in_total %" PRIu64 "\n"
+                      "# TYPE sluice_http_bytes_out_total counter\nsluice_http_bytes_out_total %" PRIu64 "\n"
+                      "# TYPE sluice_http_timeouts_total counter\nsluice_http_timeouts_total %" PRIu64 "\n",
+                      h.connections_open, h.connections_accepted, h.connections_rejected, h.requests,
+                      h.bytes_in, h.bytes_out, h.timeouts);
+    }
+    sl_buf_lit(&b, "# HELP sluice_http_responses_total Responses by status class.\n# TYPE sluice_http_responses_total counter\n");
+    for (int i = 1; i < 6; i++)
+        sl_buf_printf(&b, "sluice_http_responses_total{class=\"%dxx\"} %" PRIu64 "\n", i, api->status_count[i]);
+    sl_buf_lit(&b, "# HELP sluice_http_request_duration_seconds Time to answer (produce: until durable).\n"
+                   "# TYPE sluice_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < R_COUNT; r++) {
+        uint64_t cum = 0;
+        for (size_t k = 0; k <= NBUCKETS; k++) {
+            cum += api->lat_count[r][k];
+            if (k < NBUCKETS)
+                sl_buf_printf(&b, "sluice_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+                              route_names[r], lat_buckets[k], cum);
+            else
+                sl_buf_printf(&b, "sluice_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %" PRIu64 "\n"
+                                  "sluice_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                                  "sluice_http_request_duration_seconds_count{route=\"%s\"} %" PRIu64 "\n",
+                              route_names[r], cum, route_names[r], api->lat_sum[r], route_names[r], cum);
+        }
+    }
+    char **names;
+    size_t n;
+    if (sl_topic_list(api->e, &names, &n) == 0) {
+        sl_buf_lit(&b, "# HELP sluice_partition_latest_offset Next offset to be written (durable).\n"
+                       "# TYPE sluice_partition_latest_offset gauge\n");
+        for (size_t i = 0; i < n; i++) {
+            sl_topic_config_t c;
+            if (sl_topic_get(api->e, names[i], &c)) continue;
+            for (uint32_t p = 0; p < c.partitions; p++) {
+                sl_partition_stats_t st;
+                if (sl_partition_stats(api->e, names[i], p, &st)) continue;
+                sl_buf_printf(&b, "sluice_partition_latest_offset{topic=\"%s\",partition=\"%u\"} %" PRId64 "\n",
+                              names[i], p, st.latest_offset);
+                sl_buf_printf(&b, "sluice_partition_earliest_offset{topic=\"%s\",partition=\"%u\"} %" PRId64 "\n",
+                              names[i], p, st.earliest_offset);
+                sl_buf_printf(&b, "sluice_partition_bytes{topic=\"%s\",partition=\"%u\"} %" PRIu64 "\n",
+                              names[i], p, st.bytes);
+            }
+        }
+        sl_names_free(names, n);
+    }
+    if (sl_group_list(api->e, &names, &n) == 0) {
+        sl_buf_lit(&b, "# HELP sluice_group_lag Latest offset minus committed offset.\n# TYPE sluice_group_lag gauge\n");
+        for (size_t i = 0; i < n; i++) {
+            sl_group_info_t gi;
+            if (sl_group_describe(api->e, names[i], &gi)) continue;
+            for (size_t k = 0; k < gi.offset_count; k++) {
+                sl_offset_info_t *o = &gi.offsets[k];
+                if (o->committed < 0 || o->latest < 0) continue;
+                sl_buf_lit(&b, "sluice_group_lag{group=\"");
+                sl_buf_json_escape(&b, names[i], strlen(names[i]));
+                sl_buf_printf(&b, "\",topic=\"%s\",partition=\"%u\"} %" PRId64 "\n", o->tp.topic,
+                              o->tp.partition, o->latest - o->committed);
+            }
+            sl_group_info_free(&gi);
+        }
+        sl_names_free(names, n);
+    }
+    respond_buf(api, req, route, t0, 200, "text/plain; version=0.0.4", NULL, &b);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------------- */
+
+static void method_not_allowed(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0,
+                               const char *allowed) {
+    char hdr[64];
+    snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allowed);
+    sl_buf_t b = SL_BUF_INIT;
+    sl_buf_printf(&b, "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"use %s on %s\"}}\n",
+                  allowed, req->path);
+    respond_buf(api, req, route, t0, 405, "application/json", hdr, &b);
+}
+
+void sl_api_handle(sl_http_req_t *req, void *ud) {
+    sl_api_t *api = ud;
+    uint64_t t0 = sl_mono_ns();
+    int route = R_OTHER;
+    char buf[1024];
+    char *s[MAX_SEGS];
+    int ns = split_path(req->path, buf, sizeof(buf), s);
+    int m = req->method;
+    if (m == SL_HTTP_HEAD) m = SL_HTTP_GET;
+    req->data = NULL;
+    if (ns < 0) return ERR(404, "not_found", "no such route");
+    if (ns == 1 && !strcmp(s[0], "healthz")) {
+        if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+        observe(api, route, t0, 200);
+        return sl_http_respond(req, 200, "application/json", NULL, "{\"status\":\"ok\"}\n", 16);
+    }
+    if (ns == 1 && !strcmp(s[0], "metrics")) {
+        if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+        return h_metrics(api, req, route, t0);
+    }
+    if (ns < 2 || strcmp(s[0], "v1")) return ERR(404, "not_found", "no route %s (see docs/API.md)", req->path);
+    if (!strcmp(s[1], "topics")) {
+        if (ns == 2) {
+            if (m == SL_HTTP_GET) return h_topic_list(api, req, route, t0);
+            if (m == SL_HTTP_POST) return h_topic_create(api, req, route, t0);
+            return method_not_allowed(api, req, route, t0, "GET, POST");
+        }
+        const char *t = s[2];
+        if (!valid_name(t)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+        if (ns == 3) {
+            if (m == SL_HTTP_GET) return h_topic_describe(api, req, route, t0, t);
+            if (m == SL_HTTP_DELETE) return h_topic_delete(api, req, route, t0, t);
+            return method_not_allowed(api, req, route, t0, "GET, DELETE");
+        }
+        if (ns == 4 && !strcmp(s[3], "events")) {
+            if (m != SL_HTTP_POST) return method_not_allowed(api, req, route, t0, "POST");
+            return h_produce(api, req, R_PRODUCE, t0, t);
+        }
+        if (ns == 4 && !strcmp(s[3], "stream")) {
+            if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+            return h_stream(api, req, route, t0, t);
+        }
+        if (ns == 6 && !strcmp(s[3], "partitions") && !strcmp(s[5], "events")) {
+            if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+            return h_fetch(api, req, R_FETCH, t0, t, s[4]);
+        }
+    } else if (!strcmp(s[1], "groups")) {
+        if (ns == 2) {
+            if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+            return h_group_list(api, req, route, t0);
+        }
+        const char *g = s[2];
+        if (!valid_name(g)) return ERR(400, "bad_request", "group names use the characters [a-zA-Z0-9._-], 1 to 249 of them");
+        if (ns == 3) {
+            if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+            return h_group_describe(api, req, route, t0, g);
+        }
+        if (ns == 4 && !strcmp(s[3], "members")) {
+            if (m != SL_HTTP_POST) return method_not_allowed(api, req, route, t0, "POST");
+            return h_group_join(api, req, route, t0, g);
+        }
+        if (ns >= 5 && !strcmp(s[3], "members")) {
+            const char *mb = s[4];
+            if (strlen(mb) >= 64) return ERR(404, "member_not_found", "no member \"%s\"", mb);
+            if (ns == 5) {
+                if (m != SL_HTTP_DELETE) return method_not_allowed(api, req, route, t0, "DELETE");
+                return h_group_leave(api, req, route, t0, g, mb);
+            }
+            if (ns == 6 && !strcmp(s[5], "events")) {
+                if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+                return h_group_poll(api, req, R_FETCH, t0, g, mb);
+            }
+            if (ns == 6 && !strcmp(s[5], "commit")) {
+                if (m != SL_HTTP_POST) return method_not_allowed(api, req, route, t0, "POST");
+                return h_group_commit(api, req, route, t0, g, mb);
+            }
+        }
+    }
+    ERR(404, "not_found", "no route %s (see docs/API.md)", req->path);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------------- */
+
+int sl_api_create(uv_loop_t *loop, sl_engine_t *e, const sl_api_limits_t *limits, sl_api_t **out) {
+    sl_api_t *api = calloc(1, sizeof(*api));
+    if (!api) return -SL_ENOMEM;
+    api->loop = loop;
+    api->e = e;
+    api->lim = *limits;
+    if (!api->lim.max_depth) api->lim.max_depth = SL_JSON_MAX_DEPTH;
+    if (!api->lim.max_timeout_ms) api->lim.max_timeout_ms = 300000;
+    *out = api;
+    return 0;
+}
+
+void sl_api_set_http(sl_api_t *api, sl_http_server_t *srv) { api->http = srv; }
+
+void sl_api_shutdown(sl_api_t *api) {
+    /* Long polls get their answer now; streams end. Writes waiting for fsync are answered by
+     * the engine's close. */
+    pending_t *p = api->pending;
+    while (p) {
+        pending_t *next = p->next;
+        if (p->closing || !p->req) {
+            p = next;
+            continue;
+        }
+        if (p->kind == P_FETCH || p->kind == P_GROUP) {
+            poll_finish(p);
+        } else if (p->kind == P_SSE) {
+            sl_http_req_t *req = p->req;
+            req->on_abort = NULL;
+            sl_http_stream_end(req);
+            pending_free(p);
+        }
+        p = next;
+    }
+}
+
+void sl_api_free(sl_api_t *api) { free(api); }
