@@ -85,15 +85,15 @@ struct sl_http_server {
     char rbuf[SL_HTTP_READ_BUF];
 };
 
-/* One uv_write: the response head (and a copied body or chunk) live in data[]. */
+/* What the socket did not take at once (see conn_out): copies in data[], and a body
+ * handed over by sl_http_respond_owned written from where it is. */
 typedef struct wreq {
     uv_write_t w;
-    char *owned;                /* body handed over by sl_http_respond_owned */
+    char *owned;                /* freed once written */
     size_t len;                 /* bytes in the write, for bytes_out */
     char data[];
 } wreq_t;
 
-static const http_parser_settings parser_settings;
 static void conn_close(conn_t *c);
 static void conn_finish(conn_t *c);
 static void conn_drain(conn_t *c);
@@ -256,7 +256,8 @@ static void on_write(uv_write_t *w, int status) {
         if (status != UV_ECANCELED) conn_close(c);
         return;
     }
-    if (c->wait_drain && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) <= SL_HTTP_WRITE_HIGH_WATER / 2) {
+    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (c->wait_drain && queued <= SL_HTTP_WRITE_HIGH_WATER / 2) {
         c->wait_drain = 0;
         conn_drain(c);
     }
@@ -516,7 +517,8 @@ static void on_request_timeout(uv_timer_t *t) {
 
 static void conn_arm_idle(conn_t *c) {
     if (c->state != C_IDLE || c->wait_drain || c->broken) return;
-    if (c->srv->cfg.idle_timeout_ms) uv_timer_start(&c->timer, on_idle_timeout, c->srv->cfg.idle_timeout_ms, 0);
+    uint64_t ms = c->srv->cfg.idle_timeout_ms;
+    if (ms) uv_timer_start(&c->timer, on_idle_timeout, ms, 0);
     else uv_timer_stop(&c->timer);
 }
 
@@ -616,7 +618,8 @@ static int req_split_target(conn_t *c) {
 
     size_t path_off = r->sb_len;
     if (u.field_set & (1 << UF_PATH)) {
-        long n = percent_decode(r->sb + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len, r->sb + r->sb_len);
+        const char *raw = r->sb + u.field_data[UF_PATH].off;
+        long n = percent_decode(raw, u.field_data[UF_PATH].len, r->sb + r->sb_len);
         if (n < 0) {
             conn_fail(c, 400, "bad_request", "invalid percent-encoding in the request path", 0);
             return -1;
@@ -926,7 +929,8 @@ static void on_connection(uv_stream_t *server, int status) {
     uv_tcp_nodelay(&c->tcp, 1);
     if (srv->cfg.max_connections > 0 && srv->stats.connections_open >= (uint64_t)srv->cfg.max_connections) {
         srv->stats.connections_rejected++;
-        conn_fail(c, 503, "too_many_connections", "the server has max_connections open connections; retry later",
+        conn_fail(c, 503, "too_many_connections",
+                  "the server has max_connections open connections; retry later",
                   (uint64_t)srv->cfg.max_connections);
         return;
     }
@@ -969,8 +973,9 @@ int sl_http_server_start(uv_loop_t *loop, const sl_http_config_t *cfg, sl_http_h
     srv->handler = handler;
     srv->ud = ud;
     srv->refs = 1;
-    if (cfg->max_header_bytes > HTTP_MAX_HEADER_SIZE) /* the parser's own cap must not be lower */
-        http_parser_set_max_header_size((uint32_t)(cfg->max_header_bytes > UINT32_MAX ? UINT32_MAX : cfg->max_header_bytes));
+    if (cfg->max_header_bytes > HTTP_MAX_HEADER_SIZE) /* the parser's own cap (global) must not be lower */
+        http_parser_set_max_header_size(cfg->max_header_bytes > UINT32_MAX ? UINT32_MAX
+                                                                           : (uint32_t)cfg->max_header_bytes);
 
     rc = uv_tcp_init(loop, &srv->listener);
     if (rc < 0) goto failed_init;

@@ -40,7 +40,8 @@ typedef struct sl_http_config {
     size_t max_header_bytes;       /* request line + headers; over it -> 431 */
     int max_connections;           /* beyond it a new connection gets 503 and is closed; 0 = no limit */
     uint64_t idle_timeout_ms;      /* keep-alive connection with no request in progress; 0 = none */
-    uint64_t request_timeout_ms;   /* a started request whose headers+body do not arrive in time -> 408; 0 = none */
+    uint64_t request_timeout_ms;   /* a started request whose headers+body do not arrive in time -> 408;
+                                      0 = none */
 } sl_http_config_t;
 
 struct sl_http_req {

@@ -152,12 +152,11 @@ static void handler(sl_http_req_t *req, void *ud) {
         sl_http_stats_t st;
         char out[512];
         sl_http_server_stats(fx->srv, &st);
+        typedef unsigned long long ull;
         int n = snprintf(out, sizeof(out),
                          "accepted=%llu rejected=%llu open=%llu requests=%llu timeouts=%llu in=%llu out=%llu",
-                         (unsigned long long)st.connections_accepted, (unsigned long long)st.connections_rejected,
-                         (unsigned long long)st.connections_open, (unsigned long long)st.requests,
-                         (unsigned long long)st.timeouts, (unsigned long long)st.bytes_in,
-                         (unsigned long long)st.bytes_out);
+                         (ull)st.connections_accepted, (ull)st.connections_rejected, (ull)st.connections_open,
+                         (ull)st.requests, (ull)st.timeouts, (ull)st.bytes_in, (ull)st.bytes_out);
         sl_http_respond(req, 200, "text/plain", NULL, out, (size_t)n);
     } else {
         echo(req);
@@ -410,7 +409,8 @@ static void test_post_content_length(void **state) {
     fx_t *fx = fx_start(&cfg);
     cli_t *c = cli_open(fx->port);
     resp_t *r = roundtrip(c,
-                          "POST /topics/t1 HTTP/1.1\r\nHost: t\r\nContent-Type: Application/JSON ; charset=UTF-8\r\n"
+                          "POST /topics/t1 HTTP/1.1\r\nHost: t\r\n"
+                          "Content-Type: Application/JSON ; charset=UTF-8\r\n"
                           "Content-Length: 11\r\n\r\nhello world",
                           200);
     assert_non_null(strstr(r->body, "\"method\":\"POST\",\"path\":\"/topics/t1\""));
@@ -462,7 +462,8 @@ static void test_split_bytes(void **state) {
     resp_t *r = cli_response(c, 0);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "\"path\":\"/split path\",\"query\":\"q=1\",\"body_len\":4"));
-    assert_non_null(strstr(r->body, "\"content_type\":\"text/plain\",\"x_test\":\"split value\",\"body\":\"abcd\""));
+    assert_non_null(
+        strstr(r->body, "\"content_type\":\"text/plain\",\"x_test\":\"split value\",\"body\":\"abcd\""));
     resp_free(r);
     cli_close(c);
     fx_stop(fx);
@@ -484,7 +485,8 @@ static void test_pipelined(void **state) {
     sl_http_config_t cfg = default_cfg();
     fx_t *fx = fx_start(&cfg);
     cli_t *c = cli_open(fx->port);
-    cli_sends(c, "GET /p1 HTTP/1.1\r\nHost: t\r\n\r\nPOST /p2 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi");
+    cli_sends(c, "GET /p1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /p2 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi");
     expect_paths(c, (const char *[]){"/p1", "/p2"}, 2);
     /* three in one write, the middle one answered later from a timer */
     cli_sends(c, "GET /p1 HTTP/1.1\r\nHost: t\r\n\r\nGET /async?ms=80 HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -653,8 +655,8 @@ static void expect_error(cli_t *c, int status, const char *body) {
 }
 
 static void test_body_too_large(void **state) {
-    static const char err[] = "{\"error\":{\"code\":\"request_too_large\","
-                              "\"message\":\"the request body is larger than max_request_bytes\",\"limit\":1024}}";
+    static const char err[] = "{\"error\":{\"code\":\"request_too_large\",\"message\":"
+                              "\"the request body is larger than max_request_bytes\",\"limit\":1024}}";
     sl_http_config_t cfg = default_cfg();
     cfg.max_request_bytes = 1024;
     fx_t *fx = fx_start(&cfg);
@@ -715,8 +717,8 @@ static void test_headers_too_large(void **state) {
     big[sizeof(big) - 1] = 0;
     snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", big);
     cli_sends(c, req);
-    expect_error(c, 431, "{\"error\":{\"code\":\"headers_too_large\",\"message\":\"the request line and headers "
-                         "exceed max_header_bytes\",\"limit\":1024}}");
+    expect_error(c, 431, "{\"error\":{\"code\":\"headers_too_large\",\"message\":"
+                         "\"the request line and headers exceed max_header_bytes\",\"limit\":1024}}");
     cli_close(c);
     /* many small headers count too */
     c = cli_open(fx->port);
@@ -791,8 +793,8 @@ static void test_idle_timeout(void **state) {
 }
 
 static void test_request_timeout(void **state) {
-    static const char err[] = "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request line, headers "
-                              "and body did not arrive within request_timeout_ms\",\"limit\":150}}";
+    static const char err[] = "{\"error\":{\"code\":\"request_timeout\",\"message\":\"the request line, "
+                              "headers and body did not arrive within request_timeout_ms\",\"limit\":150}}";
     sl_http_config_t cfg = default_cfg();
     cfg.request_timeout_ms = 150;
     fx_t *fx = fx_start(&cfg);
@@ -863,7 +865,8 @@ static void test_bad_requests(void **state) {
     cli_close(c);
     /* no protocol switch: an Upgrade request is answered, then the connection closes */
     c = cli_open(fx->port);
-    cli_sends(c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello");
+    cli_sends(c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                 "\x81\x05hello");
     resp_t *up = cli_response(c, 0);
     assert_int_equal(up->status, 200);
     assert_string_equal(head_value(up, "Connection"), "close");
