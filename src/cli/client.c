@@ -167,17 +167,17 @@ double sl_cli_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The first signal asks for a clean stop (commit, leave the group); the handler then steps
- * aside so that a second one kills the process as usual. */
+/* The first signal asks for a clean stop (commit, leave the group); SA_RESETHAND then lets a
+ * second one kill the process as usual. */
 static void on_signal(int sig) {
     sl_cli_interrupted = sig;
-    signal(sig, SIG_DFL);
 }
 
 void sl_cli_catch_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -307,6 +307,7 @@ typedef struct member {
     sl_http_t http;
     char *id_esc;                  /* member id, percent-encoded */
     long long generation;
+    int idle;                      /* the last poll came back empty: the next one waits */
     long long *pending;            /* by partition: next offset to commit, -1 for none */
     size_t npending;
 } member_t;
@@ -354,6 +355,7 @@ static int group_join(consume_t *c, member_t *m) {
     free(m->id_esc);
     m->id_esc = sl_cli_escape(id);
     if (sl_json_int(doc, "generation", &m->generation) != 0) m->generation = -1;
+    m->idle = 0;
     pending_clear(m);
     rc = 0;
 out:
@@ -420,16 +422,19 @@ static void group_leave(consume_t *c, member_t *m) {
 enum { POLL_ERROR = -1, POLL_EMPTY = 0, POLL_EVENTS = 1, POLL_AGAIN = 2 };
 
 /* One poll: prints what came and marks it to commit. POLL_EVENTS, POLL_EMPTY (nothing came
- * within the wait, or we were interrupted), POLL_AGAIN (rebalanced or joined anew: poll again
- * at once) or POLL_ERROR (message printed). */
+ * within a CONSUME_POLL_MS wait, or we were interrupted), POLL_AGAIN (an empty poll that did
+ * not wait, or a rebalance, or joined anew: poll again at once) or POLL_ERROR (message
+ * printed). */
 static int group_poll(consume_t *c, member_t *m) {
     cli_buf_t path = {0};
     long long n;
     yajl_val doc = NULL;
     int rc = POLL_ERROR;
 
-    cli_buf_printf(&path, "/v1/groups/%s/members/%s/events?limit=%lld&timeout_ms=%d", c->group_esc, m->id_esc,
-                  fetch_limit(c), CONSUME_POLL_MS);
+    /* Only an idle member waits: while events flow, polls answer at once whatever the server
+     * does with timeout_ms when it has events to give. */
+    cli_buf_printf(&path, "/v1/groups/%s/members/%s/events?limit=%lld&timeout_ms=%d", c->group_esc,
+                   m->id_esc, fetch_limit(c), m->idle ? CONSUME_POLL_MS : 0);
     m->http.interruptible = 1;
     if (sl_http_do(&m->http, "GET", path.data, NULL, NULL, 0, c->cmd) != 0) {
         if (sl_cli_interrupted) rc = POLL_EMPTY;
@@ -445,6 +450,7 @@ static int group_poll(consume_t *c, member_t *m) {
         yajl_val err = sl_json_get(doc, "error");
         if (sl_json_int(err, "generation", &m->generation) != 0)
             sl_json_int(doc, "generation", &m->generation);
+        m->idle = 0;
         pending_clear(m);
         rc = POLL_AGAIN;
         goto out;
@@ -473,7 +479,8 @@ static int group_poll(consume_t *c, member_t *m) {
         if (line_position(line, len, &part, &off) == 0) pending_set(m, part, off + 1);
         pos += len + 1;
     }
-    rc = n > 0 ? POLL_EVENTS : POLL_EMPTY;
+    rc = n > 0 ? POLL_EVENTS : m->idle ? POLL_EMPTY : POLL_AGAIN;
+    m->idle = n == 0;
 out:
     if (doc) yajl_tree_free(doc);
     cli_buf_free(&path);

@@ -637,6 +637,7 @@ static void retention_cb(uv_timer_t *timer) {
         }
         i++;
     }
+    sl__groups_maintain(e);
 }
 
 static void fsync_interval_cb(uv_timer_t *timer) {
@@ -692,6 +693,7 @@ int sl_engine_open(uv_loop_t *loop, const sl_engine_config_t *cfg, sl_engine_t *
     if (!e) return -SL_ENOMEM;
     e->loop = loop;
     e->cfg = *cfg;
+    e->offsets_snap_at = e->offsets_snap_end = -1;
     if (!e->cfg.segment_bytes) e->cfg.segment_bytes = 128u << 20;
     if (!e->cfg.retention_check_ms) e->cfg.retention_check_ms = 1000;
     if (!e->cfg.session_check_ms) e->cfg.session_check_ms = 200;

@@ -506,10 +506,6 @@ static void commit_ctx_free(commit_ctx_t *x) {
 
 static void commit_done(void *ud, int status) {
     commit_ctx_t *x = ud;
-    if (status == 0) {
-        sl_group_t *g = group_get(x->e, x->group);
-        for (size_t i = 0; g && i < x->n; i++) offs_set(g, x->c[i].topic, x->c[i].partition, x->c[i].offset);
-    }
     if (x->cb) x->cb(x->ud, status);
     commit_ctx_free(x);
 }
@@ -588,8 +584,49 @@ int sl_group_commit(sl_engine_t *e, const char *group, const char *member, int64
         x->n++;
     }
     int rc = offsets_append(e, group, c, n, commit_done, x);
-    if (rc) commit_ctx_free(x);
-    return rc;
+    if (rc) {
+        commit_ctx_free(x);
+        return rc;
+    }
+    /* The in-memory map follows the log's order (not durability), so a compaction snapshot
+     * taken now includes this commit. */
+    for (size_t i = 0; i < n; i++) offs_set(g, c[i].topic, c[i].partition, c[i].offset);
+    return 0;
+}
+
+/* ---- compaction ------------------------------------------------------------------------------ */
+
+#define OFFSETS_COMPACT_BYTES (64u << 20)
+
+/* Keeps the offsets log small: past OFFSETS_COMPACT_BYTES, start a new segment with a snapshot
+ * of every group's committed offsets, and once that snapshot is durable delete the segments
+ * before it (everything in them is superseded). Called from the engine's retention timer. */
+void sl__groups_maintain(sl_engine_t *e) {
+    sl_partition_t *p = e->offsets_log;
+    if (!p || p->log->failed) return;
+    if (e->offsets_snap_at >= 0) {
+        if (p->log->durable_offset < e->offsets_snap_end) return;
+        if (sl_log_drop_before(p->log, e->offsets_snap_at) > 0) sl__partition_kick(p);
+        if (sl_log_start_offset(p->log) >= e->offsets_snap_at) {
+            sl_info("committed offsets compacted to %" PRIu64 " bytes", sl_log_bytes(p->log));
+            e->offsets_snap_at = -1;
+        }
+        return;
+    }
+    if (sl_log_bytes(p->log) < OFFSETS_COMPACT_BYTES || sl_log_roll(p->log)) return;
+    int64_t at = p->log->next_offset;
+    for (size_t k = 0; k < e->ngroups; k++) {
+        sl_group_t *g = e->groups[k];
+        if (!g->noffs) continue;
+        sl_commit_t *c = malloc(g->noffs * sizeof(*c));
+        if (!c) return;
+        for (size_t i = 0; i < g->noffs; i++) c[i] = (sl_commit_t){g->offs[i].topic, g->offs[i].partition, g->offs[i].offset};
+        int rc = offsets_append(e, g->name, c, g->noffs, NULL, NULL);
+        free(c);
+        if (rc) return; /* retried at the next tick with a new snapshot */
+    }
+    e->offsets_snap_at = at;
+    e->offsets_snap_end = p->log->next_offset;
 }
 
 /* ---- describe ------------------------------------------------------------------------------- */

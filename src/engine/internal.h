@@ -86,6 +86,7 @@ struct sl_engine {
     sl_buf_t scratch;          /* batch encoding buffer, reused */
     sl_engine_stats_t stats;
     uint64_t member_seq;
+    int64_t offsets_snap_at, offsets_snap_end; /* a compaction snapshot in flight, or -1 */
 };
 
 /* engine.c */
@@ -112,5 +113,6 @@ int sl__groups_open(sl_engine_t *e);
 void sl__groups_free(sl_engine_t *e);
 void sl__groups_check_sessions(sl_engine_t *e);
 void sl__groups_topic_deleted(sl_engine_t *e, const char *topic);
+void sl__groups_maintain(sl_engine_t *e);
 
 #endif

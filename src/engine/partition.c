@@ -29,6 +29,9 @@ int sl__partition_open(sl_engine_t *e, sl_topic_t *t, uint32_t id, const char *d
         free(p);
         return rc;
     }
+    /* With fsync=always the sync job writes and syncs; the loop thread makes no write calls
+     * (a write that meets a journal commit can stall for milliseconds). */
+    p->log->queue_writes = e->cfg.fsync == SL_FSYNC_ALWAYS;
     *out = p;
     return 0;
 }

@@ -76,7 +76,7 @@ static int fail(ctx_t *c, int status, const char *code, size_t offset, size_t li
     c->failed = 1;
     c->err->status = status;
     c->err->code = code;
-    c->err->index = c->in_event || c->rec_field ? (long)c->out->n : -1;
+    c->err->index = c->in_event ? (long)c->out->n : -1;
     c->err->offset = offset;
     c->err->limit = limit;
     va_list ap;
@@ -88,10 +88,51 @@ static int fail(ctx_t *c, int status, const char *code, size_t offset, size_t li
 
 static size_t consumed(ctx_t *c) { return yajl_get_bytes_consumed(c->h); }
 
+/* Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no over-long forms,
+ * no surrogates, nothing past U+10FFFF), or len if all is well. ASCII runs go 8 bytes at a time. */
+size_t sl_utf8_check(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) n = 1;
+        else if (c == 0xe0) { n = 2; lo = 0xa0; }
+        else if (c == 0xed) { n = 2; hi = 0x9f; }
+        else if (c >= 0xe1 && c <= 0xef) n = 2;
+        else if (c == 0xf0) { n = 3; lo = 0x90; }
+        else if (c >= 0xf1 && c <= 0xf3) n = 3;
+        else if (c == 0xf4) { n = 3; hi = 0x8f; }
+        else return i;
+        if (i + n >= len) return i;
+        if (p[i + 1] < lo || p[i + 1] > hi) return i;
+        for (size_t k = 2; k <= n; k++)
+            if ((p[i + k] & 0xc0) != 0x80) return i;
+        i += n + 1;
+    }
+    return len;
+}
+
 static size_t skip_sep(const ctx_t *c, size_t p) {
     while (p < c->len) {
         char ch = c->body[p];
-        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == ',' || ch == ':') p++;
+        /* yajl also takes \f and \v as whitespace */
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == ',' || ch == ':' ||
+            ch == '\f' || ch == '\v')
+            p++;
         else break;
     }
     return p;
@@ -270,6 +311,7 @@ static void ndjson_check_newline(ctx_t *c, size_t start) {
     const sl_json_event_t *prev = &c->out->ev[c->out->n - 1];
     for (size_t i = prev->start + prev->len; i < start; i++)
         if (c->body[i] == '\n') return;
+    c->in_event = 1; /* the error is about this event */
     fail(c, 400, "invalid_json", start, 0,
          "event %zu starts on the same line as event %zu: NDJSON needs one value per line",
          c->out->n, c->out->n - 1);
@@ -316,8 +358,10 @@ static int scalar(ctx_t *c, size_t end, const char *str, size_t slen, int is_nul
     if (c->kind == SL_BODY_RECORDS && !c->in_event && c->depth < 3) {
         if (c->depth == 1 && c->rec_field == 5)
             return fail(c, 400, "bad_request", start, 0, "\"records\" must be an array");
-        if (c->depth == 2)
+        if (c->depth == 2) {
+            c->in_event = 1;
             return fail(c, 400, "bad_request", start, 0, "record %zu must be an object", c->out->n);
+        }
         if (c->depth == 0)
             return fail(c, 400, "bad_request", start, 0,
                         "the body must be an object {\"records\":[...]}");
@@ -384,9 +428,11 @@ static int open_container(ctx_t *c, int is_map) {
             /* A field we do not read (or a record's "key" object, kept as raw text): skip it. */
             if (!c->ignore_from) {
                 c->ignore_from = c->depth + 1;
-                if (c->depth == 3 && c->rec_field == 3)
+                if (c->depth == 3 && c->rec_field == 3) {
+                    c->in_event = 1;
                     return fail(c, 400, "bad_request", start, 0,
                                 "record %zu: \"partition\" must be an integer", c->out->n);
+                }
                 c->rec_key_start = start;
             }
             c->depth++;
@@ -397,8 +443,10 @@ static int open_container(ctx_t *c, int is_map) {
         if (c->depth == 1 && c->rec_field == 5 && is_map)
             return fail(c, 400, "bad_request", start, 0, "\"records\" must be an array");
         if (c->depth == 2) {
-            if (!is_map)
+            if (!is_map) {
+                c->in_event = 1;
                 return fail(c, 400, "bad_request", start, 0, "record %zu must be an object", c->out->n);
+            }
             c->rec_has_value = c->rec_has_key = 0;
             c->rec_field = 0;
             memset(&c->cur, 0, sizeof(c->cur));
@@ -513,9 +561,11 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t n) {
         } else if (c->depth == 3) {
             if (n == 3 && memcmp(key, "key", 3) == 0) c->rec_field = 1;
             else if (n == 5 && memcmp(key, "value", 5) == 0) {
-                if (c->rec_has_value)
+                if (c->rec_has_value) {
+                    c->in_event = 1;
                     return fail(c, 400, "bad_request", c->last_end, 0, "record %zu has two values",
                                 c->out->n);
+                }
                 c->rec_field = 2;
             } else if (n == 9 && memcmp(key, "partition", 9) == 0) c->rec_field = 3;
             else c->rec_field = 4;
@@ -539,8 +589,9 @@ static const yajl_callbacks callbacks = {
 };
 
 /* Fills err from a yajl error at the parser's current position. */
-static void syntax_error(ctx_t *c) {
-    size_t off = consumed(c);
+static void syntax_error(ctx_t *c, int at_end) {
+    /* yajl_complete_parse resets the consumed count: an error there is at the end. */
+    size_t off = at_end ? c->len : consumed(c);
     if (off > c->len) off = c->len;
     unsigned char *msg = yajl_get_error(c->h, 0, (const unsigned char *)c->body, c->len);
     const char *m = msg ? (const char *)msg : "syntax error";
@@ -583,10 +634,31 @@ int sl_json_parse_body(const char *body, size_t len, sl_body_kind_t kind, const 
     c->h = yajl_alloc(&callbacks, NULL, c);
     if (!c->h) goto done;
     if (kind == SL_BODY_NDJSON) yajl_config(c->h, yajl_allow_multiple_values, 1);
+    size_t ws = 0;
+    while (ws < len && (body[ws] == ' ' || body[ws] == '\t' || body[ws] == '\n' || body[ws] == '\r'))
+        ws++;
+    if (ws == len) {
+        fail(c, 400, "empty_request", 0, 0, "the request holds no event");
+        goto done;
+    }
     yajl_status st = yajl_parse(c->h, (const unsigned char *)body, len);
-    if (st == yajl_status_ok) st = yajl_complete_parse(c->h);
-    if (st == yajl_status_error && !c->failed) syntax_error(c);
+    int at_end = 0;
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(c->h);
+        at_end = 1;
+    }
+    if (st == yajl_status_error && !c->failed) syntax_error(c, at_end);
     if (c->failed) goto done;
+    /* yajl lets over-long forms, surrogates and code points past U+10FFFF through. */
+    size_t bad = sl_utf8_check(body, len);
+    if (bad < len) {
+        size_t i = 0;
+        while (i < out->n && out->ev[i].start + out->ev[i].len <= bad) i++;
+        c->in_event = i < out->n;
+        c->out->n = i; /* so the error names the event holding the byte */
+        fail(c, 400, "invalid_utf8", bad, 0, "event %zu: invalid UTF-8 at byte %zu of the body", i, bad);
+        goto done;
+    }
     if (kind == SL_BODY_RECORDS && !c->saw_records) {
         fail(c, 400, "bad_request", 0, 0, "the body must be an object {\"records\":[...]}");
         goto done;

@@ -55,6 +55,9 @@ int sl_json_parse_body(const char *body, size_t len, sl_body_kind_t kind, const 
                        sl_json_events_t *out, sl_json_error_t *err);
 void sl_json_events_free(sl_json_events_t *evs);
 
+/* Offset of the first byte of s that is not well-formed UTF-8, or len. */
+size_t sl_utf8_check(const char *s, size_t len);
+
 /* Checks that s is a valid JSON Pointer (RFC 6901: "" or "/a/b~1c"). */
 int sl_json_pointer_valid(const char *s);
 

@@ -916,10 +916,27 @@ static void h_group_poll(sl_api_t *api, sl_http_req_t *req, int route, uint64_t 
             pending_free(p);
             return;
         }
-        if (hb == 0 && sl_group_watch(api->e, g, m, poll_wake, p, &p->watch) == 0) {
-            /* The watch fires at once (on the next turn) if data is already there. */
-            uv_timer_start(&p->timer, poll_timeout, timeout, 0);
-            return;
+        if (hb == 0) {
+            /* Answer at once when records are waiting; wait only when there are none. */
+            sl_group_fetch_t *f;
+            size_t nf;
+            int rc = sl_group_fetch(api->e, g, m, limit, max_bytes, &f, &nf);
+            if (rc == 0 && nf > 0) {
+                sl_group_poll_done(api->e, g, m);
+                sl_buf_t b = SL_BUF_INIT;
+                for (size_t i = 0; i < nf; i++)
+                    for (size_t k = 0; k < f[i].res.count; k++)
+                        json_record(&b, f[i].tp.topic, f[i].tp.partition, &f[i].res.recs[k]);
+                sl_group_fetch_free(f, nf);
+                req->on_abort = NULL;
+                respond_buf(api, req, route, t0, 200, "application/x-ndjson", NULL, &b);
+                pending_free(p);
+                return;
+            }
+            if (rc == 0 && sl_group_watch(api->e, g, m, poll_wake, p, &p->watch) == 0) {
+                uv_timer_start(&p->timer, poll_timeout, timeout, 0);
+                return;
+            }
         }
     }
     req->on_abort = NULL;

@@ -339,7 +339,8 @@ static size_t head_max(const char *reason, const char *ctype, const char *extra)
     return 160 + strlen(reason) + (ctype ? strlen(ctype) : 0) + (extra ? strlen(extra) : 0);
 }
 
-/* Writes the status line and headers at p; content_length < 0 means chunked. */
+/* Writes the status line and headers at p; content_length < 0: no Content-Length (chunked,
+ * or a status without a body). */
 static char *head_put(char *p, int status, const char *reason, const char *ctype,
                       const char *extra, int64_t content_length, int chunked, int keep_alive) {
     assert(status >= 100 && status <= 999);
@@ -1052,6 +1053,9 @@ static void req_done(http_req_t *r) {
     else conn_drain(c);
 }
 
+/* 1xx, 204 and 304 responses have no body, and 1xx and 204 no Content-Length. */
+static int status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
+
 /* A second answer, or one given from inside on_abort, would free r twice. */
 static int req_check_answer(http_req_t *r) {
     assert(r->in_handler);
@@ -1063,9 +1067,10 @@ void sl_http_respond(sl_http_req_t *req, int status, const char *content_type,
     http_req_t *r = (http_req_t *)req;
     if (req_check_answer(r) < 0) return;
     assert(!r->streaming);
+    int64_t length = status_has_body(status) ? (int64_t)body_len : -1;
     if (r->conn && !r->conn->broken)
-        conn_send(r->conn, status, content_type, extra_headers, (int64_t)body_len, 0, r->pub.keep_alive, body,
-                  r->head ? 0 : body_len, NULL);
+        conn_send(r->conn, status, content_type, extra_headers, length, 0, r->pub.keep_alive, body,
+                  r->head || length < 0 ? 0 : body_len, NULL);
     req_done(r);
 }
 
@@ -1077,12 +1082,13 @@ void sl_http_respond_owned(sl_http_req_t *req, int status, const char *content_t
         return;
     }
     assert(!r->streaming);
-    if (!body_len || r->head || !r->conn || r->conn->broken) {
+    int64_t length = status_has_body(status) ? (int64_t)body_len : -1;
+    if (!body_len || length < 0 || r->head || !r->conn || r->conn->broken) {
         free(body);
         body = NULL;
     }
     if (r->conn && !r->conn->broken)
-        conn_send(r->conn, status, content_type, extra_headers, (int64_t)body_len, 0, r->pub.keep_alive, NULL,
+        conn_send(r->conn, status, content_type, extra_headers, length, 0, r->pub.keep_alive, NULL,
                   body ? body_len : 0, body);
     req_done(r);
 }

@@ -192,7 +192,7 @@ int sl_log_append(sl_log_t *log, char *batch, size_t len, int64_t now_ms, sl_log
         s = log->segs[log->nsegs - 1];
     }
     *mark = (sl_log_mark_t){s, s->size, log->next_offset, s->max_ts};
-    if ((rc = sl_segment_append(s, batch, len, &h))) return rc;
+    if ((rc = sl_segment_append(s, batch, len, &h, log->queue_writes))) return rc;
     *base_offset = h.base_offset;
     log->next_offset = s->next_offset;
     return 0;
@@ -236,10 +236,16 @@ int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
     job->segs = malloc(dirty * sizeof(*job->segs) + 1);
     job->sizes = malloc(dirty * sizeof(*job->sizes) + 1);
     job->fds = malloc(dirty * sizeof(*job->fds) + 1);
-    if (!job->segs || !job->sizes || !job->fds) {
+    job->bufs = calloc(dirty + 1, sizeof(*job->bufs));
+    job->lens = calloc(dirty + 1, sizeof(*job->lens));
+    job->positions = calloc(dirty + 1, sizeof(*job->positions));
+    if (!job->segs || !job->sizes || !job->fds || !job->bufs || !job->lens || !job->positions) {
         free(job->segs);
         free(job->sizes);
         free(job->fds);
+        free(job->bufs);
+        free(job->lens);
+        free(job->positions);
         return -SL_ENOMEM;
     }
     for (size_t i = 0; i < log->nsegs; i++) {
@@ -249,6 +255,13 @@ int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
         job->segs[job->n] = s;
         job->sizes[job->n] = s->size;
         job->fds[job->n] = s->fd;
+        if (s->pend.len) {
+            /* Hand the queued bytes to the job; their place in the file is claimed now. */
+            assert(s->written + s->pend.len == s->size);
+            job->positions[job->n] = s->written;
+            job->bufs[job->n] = sl_buf_steal(&s->pend, &job->lens[job->n]);
+            s->written = s->size;
+        }
         job->n++;
     }
     if (log->dir_dirty) {
@@ -263,8 +276,17 @@ int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
 void sl_log_sync_run(sl_log_sync_t *job) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    for (size_t i = 0; i < job->n && !job->err; i++)
-        if (fdatasync(job->fds[i])) job->err = errno;
+    for (size_t i = 0; i < job->n && !job->err; i++) {
+        size_t done = 0;
+        while (job->bufs[i] && done < job->lens[i] && !job->err) {
+            ssize_t w = pwrite(job->fds[i], job->bufs[i] + done, job->lens[i] - done,
+                               (off_t)(job->positions[i] + done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) job->err = w < 0 ? errno : ENOSPC;
+            else done += (size_t)w;
+        }
+        if (!job->err && fdatasync(job->fds[i])) job->err = errno;
+    }
     if (!job->err && job->dir_fd >= 0 && fsync(job->dir_fd)) job->err = errno;
     clock_gettime(CLOCK_MONOTONIC, &b);
     job->ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)(b.tv_nsec - a.tv_nsec);
@@ -276,11 +298,18 @@ int sl_log_sync_finish(sl_log_t *log, sl_log_sync_t *job) {
     for (size_t i = 0; i < job->n; i++) {
         sl_segment_t *s = job->segs[i];
         s->sync_ref--;
-        if (!job->err && s->synced < job->sizes[i]) s->synced = job->sizes[i];
+        if (job->err) continue;
+        if (s->readable < job->sizes[i]) s->readable = job->sizes[i];
+        if (s->synced < job->sizes[i]) s->synced = job->sizes[i];
+        if (s != log->segs[log->nsegs - 1] && s->synced == s->size) sl_segment_trim(s);
     }
+    for (size_t i = 0; i < job->n; i++) free(job->bufs[i]);
     free(job->segs);
     free(job->sizes);
     free(job->fds);
+    free(job->bufs);
+    free(job->lens);
+    free(job->positions);
     if (job->err) {
         /* After a failed fdatasync the kernel may have dropped the dirty pages: nothing after
          * the durable offset can be trusted. Stop taking writes; a restart recovers. */
@@ -316,12 +345,13 @@ static size_t find_segment(const sl_log_t *log, int64_t offset) {
 
 int sl_log_read(sl_log_t *log, int64_t offset, size_t max_bytes, sl_buf_t *out) {
     out->len = 0;
+    if (max_bytes == 0) max_bytes = 1; /* at least one batch, always */
     if (offset >= log->durable_offset) return 0;
     if (offset < log->segs[0]->base_offset) offset = log->segs[0]->base_offset;
     for (size_t i = find_segment(log, offset); i < log->nsegs; i++) {
         sl_segment_t *s = log->segs[i];
         if (offset >= s->next_offset) continue; /* past its end, or a gap between segments */
-        uint64_t pos = sl_segment_lookup(s, offset), end = s->size;
+        uint64_t pos = sl_segment_lookup(s, offset), end = s->readable;
         while (pos < end) {
             if (out->len >= max_bytes) return 0;
             /* Read a window at the tail of out; keep the batches we want, compacted. */
@@ -394,6 +424,28 @@ int sl_log_read(sl_log_t *log, int64_t offset, size_t max_bytes, sl_buf_t *out) 
     return 0;
 }
 
+int sl_log_roll(sl_log_t *log) {
+    if (log->failed) return -SL_EFAILED;
+    if (log->segs[log->nsegs - 1]->size == 0) return 0;
+    return roll(log);
+}
+
+static void drop_first(sl_log_t *log) {
+    sl_segment_close(log->segs[0], 1);
+    memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
+    log->nsegs--;
+    log->dir_dirty = 1;
+}
+
+int sl_log_drop_before(sl_log_t *log, int64_t offset) {
+    int n = 0;
+    while (log->nsegs > 1 && log->segs[0]->next_offset <= offset && !log->segs[0]->sync_ref) {
+        drop_first(log);
+        n++;
+    }
+    return n;
+}
+
 int sl_log_retain(sl_log_t *log, int64_t now_ms, int64_t retention_ms, int64_t retention_bytes) {
     int deleted = 0;
     uint64_t total = sl_log_bytes(log);
@@ -406,10 +458,7 @@ int sl_log_retain(sl_log_t *log, int64_t now_ms, int64_t retention_ms, int64_t r
         sl_info("%s: retention deletes segment %020" PRId64 " (%" PRIu64 " bytes, %s)", log->dir,
                 s->base_offset, s->size, by_bytes ? "retention_bytes" : "retention_ms");
         total -= s->size;
-        sl_segment_close(s, 1);
-        memmove(log->segs, log->segs + 1, (log->nsegs - 1) * sizeof(*log->segs));
-        log->nsegs--;
-        log->dir_dirty = 1;
+        drop_first(log);
         deleted++;
     }
     return deleted;

@@ -27,6 +27,7 @@ typedef struct sl_log {
     int dir_dirty;             /* a segment file was created or removed since the last sync */
     int sync_busy;             /* an fsync job is running */
     int failed;                /* an fsync failed: the log takes no more writes until reopened */
+    int queue_writes;          /* appends wait in memory for the sync job to write them */
     uint64_t truncated_bytes;  /* cut off at open by recovery */
 } sl_log_t;
 
@@ -60,6 +61,9 @@ typedef struct sl_log_sync {
     uint64_t *sizes;
     int *fds;
     size_t n;
+    char **bufs;               /* queued bytes to write first, per segment (NULL if none) */
+    size_t *lens;
+    uint64_t *positions;
     int dir_fd;                /* -1 unless the directory must be synced */
     int64_t target;            /* durable offset once this job succeeds */
     int err;                   /* errno of a failed sync */
@@ -79,6 +83,12 @@ int sl_log_read(sl_log_t *log, int64_t offset, size_t max_bytes, sl_buf_t *out);
 
 int64_t sl_log_start_offset(const sl_log_t *log);
 uint64_t sl_log_bytes(const sl_log_t *log);
+
+/* Starts a new segment now (if the active one holds anything). */
+int sl_log_roll(sl_log_t *log);
+/* Deletes whole segments that end at or before offset (never the active one, never one an
+ * fsync job holds). Returns how many were deleted. */
+int sl_log_drop_before(sl_log_t *log, int64_t offset);
 
 /* Deletes whole old segments (never the active one) past the limits (< 0 = no limit).
  * Returns how many segments were deleted. */

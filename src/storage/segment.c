@@ -3,7 +3,8 @@
  * Files, for base offset 42:  00000000000000000042.log        record batches, back to back
  *                             00000000000000000042.index      8-byte entries:  rel offset u32 | position u32
  *                             00000000000000000042.timeindex  12-byte entries: max timestamp i64 | rel offset u32
- * (all big-endian, as Kafka lays them out). An index point is added for the first batch and then
+ * (all big-endian, as Kafka lays them out, each file followed by the CRC32C of its entries).
+ * An index point is added for the first batch and then
  * after every SL_INDEX_INTERVAL_BYTES of log. Index files are written when a segment stops being
  * active and at clean close; they are hints, checked at open and rebuilt from the log when
  * missing or inconsistent. The log file is the truth. */
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
 #include "core/log.h"
 #include "sluice.h"
 
@@ -87,6 +89,7 @@ static sl_segment_t *seg_new(const char *dir, int64_t base) {
 }
 
 static void seg_free(sl_segment_t *s) {
+    sl_buf_free(&s->pend);
     free(s->idx);
     free(s->path);
     free(s);
@@ -182,11 +185,19 @@ static int load_index(sl_segment_t *s, uint64_t file_size) {
     free(ip);
     free(tp);
     if (!fi || !ft) goto out;
-    for (;;) {
+    /* Each file ends with the CRC32C of its entries (written last: a torn or stale file fails). */
+    struct stat si, st2;
+    if (fstat(fileno(fi), &si) || fstat(fileno(ft), &st2) || si.st_size < 4 || st2.st_size < 4 ||
+        (si.st_size - 4) % 8 || (st2.st_size - 4) % 12 || (si.st_size - 4) / 8 != (st2.st_size - 4) / 12)
+        goto bad;
+    size_t count = (size_t)(si.st_size - 4) / 8;
+    uint32_t ci = 0, ct = 0;
+    for (size_t n = 0; n < count; n++) {
         unsigned char e[8], t[12];
         size_t a = fread(e, 1, 8, fi), b = fread(t, 1, 12, ft);
-        if (a == 0 && b == 0) break;
         if (a != 8 || b != 12) goto bad;
+        ci = sl_crc32c(ci, e, 8);
+        ct = sl_crc32c(ct, t, 12);
         uint32_t rel = sl_be32_get(e), pos = sl_be32_get(e + 4);
         int64_t ts = (int64_t)sl_be64_get(t);
         if (sl_be32_get(t + 8) != rel || pos >= file_size) goto bad;
@@ -194,6 +205,10 @@ static int load_index(sl_segment_t *s, uint64_t file_size) {
             goto bad;
         if (index_push(s, rel, pos, ts)) goto bad;
     }
+    unsigned char ce[4], cte[4];
+    if (fread(ce, 1, 4, fi) != 4 || fread(cte, 1, 4, ft) != 4 || sl_be32_get(ce) != ci ||
+        sl_be32_get(cte) != ct)
+        goto bad;
     if (s->idx_n == 0) goto out;
     /* The last point must name a real batch with that base offset. */
     char hdr[SL_BATCH_HEADER_SIZE];
@@ -232,7 +247,8 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
     }
     uint64_t file_size = (uint64_t)st.st_size, end, from = 0;
     s->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
-    if (!check_all && load_index(s, file_size)) {
+    int loaded = 0;
+    if (!check_all && (loaded = load_index(s, file_size))) {
         /* Resume from the last index point: fix next_offset, max_ts and the byte counter. */
         sl_index_entry_t last = s->idx[--s->idx_n];
         s->max_ts = s->idx_n ? s->idx[s->idx_n - 1].max_ts : -1;
@@ -260,7 +276,8 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
             *truncated = file_size - end;
         }
     }
-    s->size = s->synced = s->reserved = end;
+    s->size = s->written = s->readable = s->synced = s->reserved = end;
+    if (!loaded && !check_all && s->idx_n) sl_segment_write_index(s); /* rebuilt: save it */
     *out = s;
     return 0;
 failed_stat:
@@ -270,7 +287,8 @@ failed_open:
     return rc;
 }
 
-int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_batch_header_t *h) {
+int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_batch_header_t *h,
+                      int queue) {
     assert(h->base_offset == s->next_offset || s->size == 0);
     if (s->size == 0) s->created_ms = now_ms();
     if (!s->no_falloc && s->size + len > s->reserved) {
@@ -294,6 +312,18 @@ int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_b
             return -SL_EIO;
         }
     }
+    if (queue) {
+        assert(s->size - s->written == s->pend.len);
+        if (sl_buf_append(&s->pend, batch, len)) return -SL_ENOMEM;
+        int rc = note_batch(s, s->size, h);
+        if (rc) {
+            s->pend.len -= len;
+            return rc;
+        }
+        s->size += len;
+        return 0;
+    }
+    assert(s->pend.len == 0);
     size_t done = 0;
     while (done < len) {
         ssize_t n = pwrite(s->fd, batch + done, len - done, (off_t)(s->size + done));
@@ -303,6 +333,7 @@ int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_b
             sl_error("write %s: %s", s->path, strerror(e));
             if (ftruncate(s->fd, (off_t)s->size)) sl_error("truncate %s after a failed write: %s",
                                                             s->path, strerror(errno));
+            s->reserved = s->size; /* the truncation released the reservation too */
             return io_err(e);
         }
         done += (size_t)n;
@@ -313,14 +344,21 @@ int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_b
         return rc;
     }
     s->size += len;
+    s->written = s->readable = s->size;
     return 0;
 }
 
 int sl_segment_truncate(sl_segment_t *s, uint64_t size, int64_t next_offset, int64_t max_ts) {
     assert(size <= s->size);
-    if (ftruncate(s->fd, (off_t)size)) {
-        sl_error("truncate %s: %s", s->path, strerror(errno));
-        return -SL_EIO;
+    if (size >= s->written) {
+        s->pend.len = (size_t)(size - s->written); /* only queued bytes are dropped */
+    } else {
+        assert(s->pend.len == 0 && s->readable == s->written);
+        if (ftruncate(s->fd, (off_t)size)) {
+            sl_error("truncate %s: %s", s->path, strerror(errno));
+            return -SL_EIO;
+        }
+        s->written = s->readable = size;
     }
     while (s->idx_n && s->idx[s->idx_n - 1].pos >= size) s->idx_n--;
     s->bytes_since_index = s->idx_n ? size - s->idx[s->idx_n - 1].pos : 0;
@@ -366,7 +404,7 @@ static int write_file(const char *path, const void *data, size_t len) {
 int sl_segment_write_index(sl_segment_t *s) {
     int rc = -SL_ENOMEM;
     char *ip = sibling_path(s, ".index"), *tp = sibling_path(s, ".timeindex");
-    unsigned char *ib = malloc(s->idx_n * 8 + 1), *tb = malloc(s->idx_n * 12 + 1);
+    unsigned char *ib = malloc(s->idx_n * 8 + 4), *tb = malloc(s->idx_n * 12 + 4);
     if (!ip || !tp || !ib || !tb) goto out;
     for (size_t i = 0; i < s->idx_n; i++) {
         sl_be32_put(ib + i * 8, s->idx[i].rel);
@@ -374,7 +412,9 @@ int sl_segment_write_index(sl_segment_t *s) {
         sl_be64_put(tb + i * 12, (uint64_t)s->idx[i].max_ts);
         sl_be32_put(tb + i * 12 + 8, s->idx[i].rel);
     }
-    if ((rc = write_file(ip, ib, s->idx_n * 8)) == 0) rc = write_file(tp, tb, s->idx_n * 12);
+    sl_be32_put(ib + s->idx_n * 8, sl_crc32c(0, ib, s->idx_n * 8));
+    sl_be32_put(tb + s->idx_n * 12, sl_crc32c(0, tb, s->idx_n * 12));
+    if ((rc = write_file(ip, ib, s->idx_n * 8 + 4)) == 0) rc = write_file(tp, tb, s->idx_n * 12 + 4);
     if (rc) sl_warn("cannot write the index of %s (it will be rebuilt): %s", s->path, sl_strerror(rc));
 out:
     free(ip);
@@ -385,6 +425,7 @@ out:
 }
 
 void sl_segment_trim(sl_segment_t *s) {
+    if (s->written != s->size) return; /* queued bytes: trimmed after they are written */
     if (s->reserved > s->size && ftruncate(s->fd, (off_t)s->size) == 0) s->reserved = s->size;
 }
 

@@ -20,8 +20,11 @@ typedef struct sl_segment {
     int64_t base_offset;       /* offset of its first record (also in the file name) */
     int64_t next_offset;       /* one past its last record */
     int fd;
-    uint64_t size;             /* bytes of whole batches */
+    uint64_t size;             /* bytes of whole batches, including those still queued */
+    uint64_t written;          /* bytes handed to the file (pwrite done or in flight) */
+    uint64_t readable;         /* bytes known to be in the file: reads stop here */
     uint64_t synced;           /* bytes known to be on disk */
+    sl_buf_t pend;             /* queued batches: file bytes [written, size) */
     uint64_t reserved;         /* allocated with fallocate up to here */
     int64_t max_ts;            /* largest record timestamp, -1 if empty */
     int64_t created_ms;        /* when its first batch was written (for segment_ms) */
@@ -43,9 +46,13 @@ int sl_segment_create(const char *dir, int64_t base_offset, sl_segment_t **out);
  * bytes cut are reported in *truncated. */
 int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_t *truncated,
                     sl_segment_t **out);
-/* Appends an encoded batch (base offset already set). On failure nothing is left in the file. */
-int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_batch_header_t *h);
-/* Undoes appends: cuts the file back to size and drops index entries past it. */
+/* Appends an encoded batch (base offset already set). Space is reserved first (a full disk
+ * fails here). With queue, the bytes wait in s->pend for the next sync job to write them (no
+ * syscall on the caller's thread); otherwise they are written now. On failure nothing of the
+ * batch is left. */
+int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_batch_header_t *h,
+                      int queue);
+/* Undoes appends: drops queued bytes or cuts the file back to size, and index entries past it. */
 int sl_segment_truncate(sl_segment_t *s, uint64_t size, int64_t next_offset, int64_t max_ts);
 /* File position of the batch holding offset (or the first one after), from the index. */
 uint64_t sl_segment_lookup(const sl_segment_t *s, int64_t offset);

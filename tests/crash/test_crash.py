@@ -5,10 +5,12 @@ acknowledged partition and offset; offsets are contiguous; nothing unsent or cor
 unacknowledged ids appear at most once."""
 
 import json
+import os
 import random
 import threading
 import time
 
+import pytest
 import requests
 
 from sluice_testlib import create_topic, describe_topic, fetch_all, kafka_partition
@@ -19,11 +21,12 @@ KILLS = 6
 NDJSON = "application/x-ndjson"
 
 
-def test_kill9_loses_no_acknowledged_event(make_server):
-    seed = int(time.time())
-    print("crash test seed", seed)
+@pytest.mark.parametrize("extra", [[], ["--segment-bytes", "65536"]], ids=["default-segments", "small-segments"])
+def test_kill9_loses_no_acknowledged_event(make_server, extra):
+    seed = int(os.environ.get("SLUICE_CRASH_SEED") or time.time())
+    print("crash test seed", seed, "(rerun with SLUICE_CRASH_SEED=%d)" % seed)
     rnd = random.Random(seed)
-    srv = make_server("--fsync", "always")
+    srv = make_server("--fsync", "always", *extra)
     create_topic(srv, "crash", partitions=PARTITIONS, key="/k")
     url = srv.url("/v1/topics/crash/events")
 
@@ -108,6 +111,9 @@ def test_kill9_loses_no_acknowledged_event(make_server):
     srv.kill9()
     srv.start()
     assert kills >= 5
+    if extra:
+        segs = sum(s["segments"] for s in describe_topic(srv, "crash")["partition_stats"])
+        assert segs > PARTITIONS, "expected segment rolls with --segment-bytes 65536"
 
     print("sent %d, acked %d, unacked %d, other outcomes %s" % (len(sent), len(acked), len(unacked), statuses))
     assert not bad, bad[:5]

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import weakref
 
 import requests
 
@@ -391,9 +392,13 @@ class RawResponse:
         return json.loads(self.body)
 
 
+_LEFTOVER = weakref.WeakKeyDictionary()     # socket -> bytes read past the previous response
+
+
 def read_response(sock, deadline=5.0):
-    """Reads one HTTP/1.1 response (Content-Length or chunked) from a raw socket."""
-    buf = b""
+    """Reads one HTTP/1.1 response (Content-Length or chunked) from a raw socket. Bytes read
+    past its end (pipelined responses) are kept for the next call on the same socket."""
+    buf = _LEFTOVER.pop(sock, b"")
     end = time.monotonic() + deadline
 
     def more():
@@ -419,10 +424,14 @@ def read_response(sock, deadline=5.0):
     for ln in lines[1:]:
         k, _, v = ln.partition(":")
         headers[k.strip().lower()] = v.strip()
+    if 100 <= status < 200 or status in (204, 304):
+        _LEFTOVER[sock] = buf
+        return RawResponse(status, headers, b"")
     if "content-length" in headers:
         n = int(headers["content-length"])
         while len(buf) < n:
             more()
+        _LEFTOVER[sock] = buf[n:]
         return RawResponse(status, headers, buf[:n])
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = b""
@@ -436,6 +445,7 @@ def read_response(sock, deadline=5.0):
             body += buf[:size]
             buf = buf[size + 2:]
             if size == 0:
+                _LEFTOVER[sock] = buf
                 return RawResponse(status, headers, body)
     # no length: read to EOF
     try:

@@ -284,3 +284,66 @@ def test_sse_client_disconnect_does_not_hurt_server(server):
     produce_ok(server, "t", [{"a": i} for i in range(100)], NDJSON)
     assert len(fetch_all(server, "t", 0)) == 100
     assert server.get("/healthz").status_code == 200
+
+
+def test_topic_deleted_during_long_poll_and_stream(server):
+    create_topic(server, "t")
+    out = {}
+
+    def poll():
+        t0 = time.monotonic()
+        try:
+            out["r"] = fetch(server, "t", 0, offset=0, timeout_ms=10000)
+        except Exception as e:
+            out["exc"] = e
+        out["el"] = time.monotonic() - t0
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    sse = SSEClient(server, "/v1/topics/t/stream?from=earliest")
+    try:
+        time.sleep(0.5)
+        assert server.delete("/v1/topics/t").status_code == 204
+        th.join(timeout=15)
+        assert not th.is_alive()
+        assert "exc" not in out, out
+        assert out["r"].status_code in (200, 404), out["r"].text
+        if out["r"].status_code == 200:
+            assert out["r"].content.strip() == b""
+        assert out["el"] < 9.5, "a long-poll on a deleted topic should end early, took %.1fs" % out["el"]
+        # the stream ends (or at least the server stays healthy)
+        assert server.get("/healthz").status_code == 200
+    finally:
+        sse.close()
+    create_topic(server, "t")
+    assert produce_ok(server, "t", [{"x": 1}], NDJSON) == [(0, 0)]
+
+
+def test_sigterm_with_open_long_polls_and_streams(server):
+    create_topic(server, "t")
+    results = []
+
+    def poll():
+        try:
+            r = fetch(server, "t", 0, offset=0, timeout_ms=30000)
+            results.append(r.status_code)
+        except Exception as e:
+            results.append(type(e).__name__)
+
+    ths = [threading.Thread(target=poll, daemon=True) for _ in range(3)]
+    for th in ths:
+        th.start()
+    streams = [SSEClient(server, "/v1/topics/t/stream") for _ in range(2)]
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    rc, clean = server.stop()
+    assert clean, "SIGTERM with open long-polls/streams did not exit within 5 s"
+    assert rc == 0, rc
+    assert time.monotonic() - t0 < 5
+    for th in ths:
+        th.join(timeout=10)
+    assert len(results) == 3
+    for s in streams:
+        s.close()
+    server.start()
+    assert produce_ok(server, "t", [{"x": 1}], NDJSON) == [(0, 0)]

@@ -274,7 +274,8 @@ def test_commit_validation(server):
     r = server.post("/v1/groups/g/members/%s/commit" % a.id, json={"offsets": [{"topic": "t", "partition": 0,
                                                                                 "offset": "x"}]})
     assert r.status_code == 400
-    r = server.post("/v1/groups/g/members/nobody/commit", json={"offsets": []})
+    r = server.post("/v1/groups/g/members/nobody/commit", json={"offsets": [{"topic": "t", "partition": 0,
+                                                                            "offset": 0}]})
     expect(r, 404, "member_not_found")
 
 
@@ -419,3 +420,24 @@ def test_group_errors(server):
     r = server.get("/v1/groups")
     expect(r, 200)
     assert "g" in r.json()["groups"]
+
+
+def test_recreated_topic_partitions_get_assigned(server):
+    """A member subscribed to a topic that is deleted and created again gets the new topic's
+    partitions (the subscribed topics' partitions are spread over the members)."""
+    create_topic(server, "t", partitions=3)
+    m = Member(server, "g", ["t"])
+    assert m.assignment == {("t", p) for p in range(3)}
+    assert server.delete("/v1/topics/t").status_code == 204
+    create_topic(server, "t", partitions=2)
+    produce_to(server, "t", 1, 1, "new")
+    end = time.monotonic() + 10
+    got = []
+    while not got:
+        assert time.monotonic() < end, "member never got the recreated topic's partitions: %s" % (
+            group_view(server, "g")["members"],)
+        kind, recs = m.poll(timeout_ms=200)
+        if kind == "events":
+            got = recs
+    assert m.assignment == {("t", 0), ("t", 1)}
+    assert [(r["partition"], r["offset"], r["value"]["tag"]) for r in got] == [(1, 0, "new")]

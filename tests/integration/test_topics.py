@@ -316,3 +316,21 @@ def test_retention_ms_deletes_old_segments(server):
     recs = fetch_all(server, "t", 0)
     assert [r["offset"] for r in recs] == list(range(st["earliest_offset"], 8))
     assert [r["value"] for r in recs] == sent[st["earliest_offset"] - 5:]
+
+
+def test_names_starting_with_dot_survive_restart(server):
+    """Names are [a-zA-Z0-9._-]{1,249} except "." and "..": a leading dot is legal, so such
+    topics (even ones that look like the server's own temporary names) must persist."""
+    names = [".a", "...", ".creating-x", ".deleted-y-1", "-dash"]
+    for n in names:
+        create_topic(server, n)
+        produce_ok(server, n, [{"n": n}], NDJSON)
+    server.restart()
+    listed = [t["name"] for t in server.get("/v1/topics").json()["topics"]]
+    assert listed == sorted(names)
+    for n in names:
+        assert [r["value"] for r in fetch_all(server, n, 0)] == [{"n": n}]
+    for n in names:
+        assert server.delete("/v1/topics/%s" % n).status_code == 204
+    server.restart()
+    assert server.get("/v1/topics").json()["topics"] == []

@@ -145,6 +145,8 @@ static void handler(sl_http_req_t *req, void *ud) {
         assert_non_null(body);
         memset(body, req->query[0], n);
         sl_http_respond_owned(req, 200, "application/octet-stream", NULL, body, n);
+    } else if (strcmp(req->path, "/nocontent") == 0) {
+        sl_http_respond(req, 204, NULL, NULL, "", 0);
     } else if (strcmp(req->path, "/owned") == 0) {
         char *body = strdup("owned body");
         sl_http_respond_owned(req, 201, "text/plain", NULL, body, strlen(body));
@@ -903,6 +905,12 @@ static void test_head(void **state) {
     r = roundtrip(c, "HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     assert_string_equal(head_value(r, "Transfer-Encoding"), "chunked");
     resp_free(r);
+    /* 204: no Content-Length, no body; the connection stays in step */
+    cli_sends(c, "GET /nocontent HTTP/1.1\r\nHost: t\r\n\r\n");
+    static const char no_content[] = "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n";
+    cli_need(c, sizeof(no_content) - 1);
+    assert_memory_equal(c->buf, no_content, sizeof(no_content) - 1);
+    cli_consume(c, sizeof(no_content) - 1);
     r = roundtrip(c, "GET /last HTTP/1.1\r\nHost: t\r\n\r\n", 200);
     assert_non_null(strstr(r->body, "\"path\":\"/last\""));
     resp_free(r);

@@ -429,10 +429,19 @@ static void error_invalid_utf8(void **state) {
     p = parse("{\"k\xc3\":1}", SL_BODY_JSON, NULL, NULL); /* truncated sequence in a name */
     err_is(p, 400, "invalid_utf8", 0);
     done(p);
-    p = parse("{\"a\":1}\n\"\xc0\xaf\"\n", SL_BODY_NDJSON, NULL, NULL); /* over-long encoding */
-    assert_int_equal(p->rc, -1);
-    assert_int_equal(p->err.index, 1);
-    done(p);
+}
+
+static void error_utf8_overlong_surrogate_out_of_range(void **state) {
+    (void)state;
+    /* RFC 3629: over-long forms, UTF-16 surrogates and code points past U+10FFFF are invalid. */
+    const char *bodies[] = {"{\"a\":1}\n\"\xc0\xaf\"\n", "{\"a\":1}\n\"\xed\xa0\x80\"\n",
+                            "{\"a\":1}\n\"\xf5\x80\x80\x80\"\n", "{\"a\":1}\n\"\xe0\x80\xaf\"\n"};
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        parsed_t *p = parse(bodies[i], SL_BODY_NDJSON, NULL, NULL);
+        if (p->rc == 0) fail_msg("accepted invalid UTF-8 in body %zu", i);
+        err_is(p, 400, "invalid_utf8", 1);
+        done(p);
+    }
 }
 
 /* Nested containers: depth levels of [ ... ] (or {"a": ...} when objects). */
@@ -622,6 +631,7 @@ int main(void) {
         cmocka_unit_test(error_invalid_json_names_event_and_offset),
         cmocka_unit_test(error_premature_end_offset),
         cmocka_unit_test(error_invalid_utf8),
+        cmocka_unit_test(error_utf8_overlong_surrogate_out_of_range),
         cmocka_unit_test(error_depth_limit_each_shape),
         cmocka_unit_test(error_event_too_large),
         cmocka_unit_test(error_too_many_events),

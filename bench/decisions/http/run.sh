@@ -3,7 +3,7 @@
 # ROUNDS rounds of every candidate interleaved (A,B,C,... per round), each answering
 #   wrk -t1 -c64 -d${SECS}s -s post.lua    (200-byte POST)
 #   wrk -t1 -c16 -d${SECS}s -s post1m.lua  (1 MiB POST)
-# and prints medians. Every server is started on 127.0.0.1 and a free port and stopped by its PID.
+# and prints medians, same-round ratios to nginx-w1, and the server's CPU time per request. Every server is started on 127.0.0.1 and a free port and stopped by its PID.
 # Usage: run.sh BIN_DIR OUT_DIR      (env: ROUNDS=3 SECS=5 CANDIDATES="h2o mhd-thread ...")
 set -u
 BIN=$(cd "$1" && pwd); OUT=$2
@@ -35,6 +35,24 @@ start() {  # start NAME PORT -> sets PID
     echo "$1 did not start" >&2; return 1
 }
 
+# CPU time (clock ticks) used so far by the server and its child processes (nginx workers):
+# less disturbed by the other work on the machine than req/s is.
+cpu_ticks() {
+    local t=0 p
+    for p in $PID $(pgrep -P "$PID"); do
+        t=$((t + $(awk '{print $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+
+load() {  # load NAME SIZE ROUND CONNS SCRIPT PORT
+    local t0 t1
+    t0=$(cpu_ticks)
+    wrk -t1 -c"$4" -d"${SECS}s" --latency -s "$HERE/$5" "http://127.0.0.1:$6/" > "$OUT/$1-$2-r$3.txt" 2>&1
+    t1=$(cpu_ticks)
+    echo "server_cpu_ticks $((t1 - t0)) clk_tck $(getconf CLK_TCK)" >> "$OUT/$1-$2-r$3.txt"
+}
+
 stop() {
     kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""
     if [ -n "$NGX" ]; then rm -rf "$NGX"; NGX=""; fi
@@ -64,8 +82,8 @@ echo "== load: $ROUNDS rounds x {$CANDIDATES}, ${SECS}s per run"
 for r in $(seq "$ROUNDS"); do
     for c in $CANDIDATES; do
         port=$(free_port); start "$c" "$port" || exit 1
-        wrk -t1 -c64 -d"${SECS}s" --latency -s "$HERE/post.lua" "http://127.0.0.1:$port/" > "$OUT/$c-200b-r$r.txt" 2>&1
-        wrk -t1 -c16 -d"${SECS}s" --latency -s "$HERE/post1m.lua" "http://127.0.0.1:$port/" > "$OUT/$c-1m-r$r.txt" 2>&1
+        load "$c" 200b "$r" 64 post.lua "$port"
+        load "$c" 1m "$r" 16 post1m.lua "$port"
         stop
         printf '%s round %s: %s req/s (200 B), %s req/s (1 MiB)\n' "$c" "$r" \
             "$(awk '/Requests\/sec/{print $2}' "$OUT/$c-200b-r$r.txt")" "$(awk '/Requests\/sec/{print $2}' "$OUT/$c-1m-r$r.txt")"

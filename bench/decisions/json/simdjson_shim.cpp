@@ -15,7 +15,9 @@ extern "C" sj_parser_t *sj_parser_new(size_t max_depth)
 {
     sj_parser_t *p = new sj_parser;
     p->max_depth = max_depth;
-    if (p->dom.allocate(1 << 20, max_depth) != SUCCESS || p->od.allocate(1 << 20, max_depth) != SUCCESS) {
+    // simdjson's DOM counts the innermost scalar as a level too: max_depth + 1 admits exactly
+    // max_depth nested arrays/objects.
+    if (p->dom.allocate(1 << 20, max_depth + 1) != SUCCESS || p->od.allocate(1 << 20, max_depth) != SUCCESS) {
         delete p;
         return nullptr;
     }
@@ -25,6 +27,18 @@ extern "C" sj_parser_t *sj_parser_new(size_t max_depth)
 extern "C" void sj_parser_free(sj_parser_t *p) { delete p; }
 extern "C" const char *sj_error_message(int code) { return error_message(error_code(code)); }
 extern "C" const char *sj_implementation(void) { return get_active_implementation()->name().c_str(); }
+// builtin_implementation() lives in libsimdjson.so (built for baseline x86-64), so ask the
+// macro this file was compiled with instead.
+extern "C" const char *sj_builtin(void) { return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
+extern "C" const char *sj_version(void) { return SIMDJSON_STRINGIFY(SIMDJSON_VERSION); }
+
+// simdjson 3.0.1's on-demand document has no at_end(): a readable current location after the
+// value means something follows it.
+static bool trailing(ondemand::document &doc)
+{
+    const char *at;
+    return doc.current_location().get(at) == SUCCESS;
+}
 
 extern "C" int sj_dom_parse(sj_parser_t *p, const char *buf, size_t len, sj_fields_t *f)
 {
@@ -51,7 +65,7 @@ static error_code walk(ondemand::value v, size_t depth, size_t max_depth)
         return err;
     switch (t) {
     case ondemand::json_type::object: {
-        if (depth >= max_depth)
+        if (depth > max_depth)
             return DEPTH_ERROR;
         ondemand::object o;
         if ((err = v.get_object().get(o)))
@@ -64,7 +78,7 @@ static error_code walk(ondemand::value v, size_t depth, size_t max_depth)
         return SUCCESS;
     }
     case ondemand::json_type::array: {
-        if (depth >= max_depth)
+        if (depth > max_depth)
             return DEPTH_ERROR;
         ondemand::array a;
         if ((err = v.get_array().get(a)))
@@ -139,7 +153,7 @@ extern "C" int sj_od_parse(sj_parser_t *p, const char *buf, size_t len, sj_field
         if ((err = doc.get_value().get(v)) || (err = walk(v, 1, p->max_depth)))
             goto failed;
     }
-    if (!doc.at_end()) {
+    if (trailing(doc)) {
         err = TRAILING_CONTENT;
         goto failed;
     }
@@ -189,17 +203,29 @@ extern "C" int sj_od_array_spans(sj_parser_t *p, const char *buf, size_t len, sj
         goto failed;
     for (auto el : arr) {
         ondemand::value v;
+        ondemand::json_type t;
         const char *start, *end;
-        if ((err = el.get(v)) || (err = v.current_location().get(start)) || (err = walk(v, 1, p->max_depth)))
+        std::string_view token;
+        if ((err = el.get(v)) || (err = v.type().get(t)) || (err = v.current_location().get(start)))
             goto failed;
-        // After the walk the iterator stands on the ',' or ']' that follows the element.
-        if (doc.current_location().get(end))
-            end = buf + len;
+        if (t == ondemand::json_type::object || t == ondemand::json_type::array) {
+            if ((err = walk(v, 2, p->max_depth)))
+                goto failed;
+            // After the walk the iterator stands on the ',' or ']' that follows the element.
+            if (doc.current_location().get(end))
+                end = buf + len;
+        } else {
+            // A scalar is one token; raw_json_token() gives it (with any blanks after it).
+            token = v.raw_json_token();
+            if ((err = walk(v, 2, p->max_depth)))
+                goto failed;
+            end = token.data() + token.size();
+        }
         while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
             end--;
         cb(ud, size_t(start - buf), size_t(end - buf));
     }
-    if (!doc.at_end()) {
+    if (trailing(doc)) {
         err = TRAILING_CONTENT;
         goto failed;
     }

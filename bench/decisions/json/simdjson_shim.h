@@ -24,7 +24,9 @@ typedef struct sj_fields {     /* what "extract" fills: /user_id and /ts */
 sj_parser_t *sj_parser_new(size_t max_depth);
 void sj_parser_free(sj_parser_t *p);
 const char *sj_error_message(int code);
-const char *sj_implementation(void);
+const char *sj_implementation(void);   /* the kernel chosen at run time (DOM) */
+const char *sj_builtin(void);          /* the kernel on-demand was compiled for */
+const char *sj_version(void);
 
 /* DOM: parse one document (depth limit enforced by the parser); if f != NULL, look up
  * /user_id and /ts with at_pointer. */
