@@ -114,13 +114,15 @@ int sl_log_open(const char *dir, const sl_log_config_t *cfg, int unclean, sl_log
     }
     sl_segment_t *tail = log->segs[log->nsegs - 1];
     log->next_offset = tail->size ? tail->next_offset : tail->base_offset;
-    /* What we found may sit only in the page cache (the process died, not the machine): make
-     * it durable before anyone can read it. */
-    if (fdatasync(tail->fd) || fsync(log->dir_fd)) {
-        rc = -SL_EIO;
-        goto failed;
+    /* After a crash, what we found may sit only in the page cache (the process died, not the
+     * machine): make it durable before anyone can read it. A clean shutdown synced it all. */
+    if (unclean) {
+        if (fdatasync(tail->fd) || fsync(log->dir_fd)) {
+            rc = -SL_EIO;
+            goto failed;
+        }
+        log->dir_dirty = 0;
     }
-    log->dir_dirty = 0;
     tail->synced = tail->size;
     log->durable_offset = log->next_offset;
     free(bases);
@@ -154,7 +156,7 @@ void sl_log_destroy(sl_log_t *log) {
     assert(!log->sync_busy);
     for (size_t i = 0; i < log->nsegs; i++) sl_segment_close(log->segs[i], 1);
     log->nsegs = 0;
-    if (rmdir(log->dir)) sl_warn("rmdir %s: %s", log->dir, strerror(errno));
+    if (rmdir(log->dir) && errno != ENOENT) sl_warn("rmdir %s: %s", log->dir, strerror(errno));
     free(log->segs);
     if (log->dir_fd >= 0) close(log->dir_fd);
     free(log->dir);
