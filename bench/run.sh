@@ -19,15 +19,19 @@ SECS=${BENCH_SECONDS:-10}
 WARM=${BENCH_WARMUP:-2}
 FETCH_EVENTS=${BENCH_FETCH_EVENTS:-10000000}
 PARTS=${BENCH_PARTITIONS:-4}
-SLUICE=$BUILD/sluice
 LG=$BUILD/loadgen
 NATS_COUNT=$((50000 * SECS))
 NATS_SYNC=20000
 
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE missing; run 'make build' first" >&2; exit 1; }
+[ -x "$BUILD/sluice" ] || { echo "bench: $BUILD/sluice missing; run 'make build' first" >&2; exit 1; }
 make -s -C "$ROOT/bench/loadgen" OUT="$LG"
 
 TMP=$(mktemp -d "${BENCH_TMP:-/tmp}/sluice-bench.XXXXXX")
+# one binary for the whole run, even if build/ is rebuilt meanwhile (and perf can resolve it)
+SLUICE=$TMP/sluice
+cp "$BUILD/sluice" "$SLUICE"
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && REV="$REV+dirty"
 RES=$TMP/results
 : >"$RES"
 PIDS=()
@@ -137,7 +141,7 @@ stored_events() { # events the running sluice holds in topic bench (sum of lates
         grep -o '"latest_offset":[0-9]*' | awk -F: '{s += $2} END {print s + 0}'
 }
 
-echo "sluice bench: $(nproc) cpus, ${SECS}s per shape after ${WARM}s warm-up, $PARTS partitions, temp $TMP"
+echo "sluice bench: commit $REV, $(nproc) cpus, ${SECS}s per shape after ${WARM}s warm-up, $PARTS partitions, temp $TMP"
 
 # --- the disk: sequential write into new space with fdatasync --------------------------------
 DD=$(dd if=/dev/zero of="$TMP/ddtest" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1)
@@ -290,7 +294,7 @@ sluice_stop fetch
 
 # --- the table -----------------------------------------------------------------------------------
 echo
-echo "Results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cpus; disk: $DD)"
+echo "Results ($(date -u +%Y-%m-%dT%H:%MZ), commit $REV, $(nproc) cpus; disk: $DD)"
 awk '
 function v(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
 BEGIN { printf "%-7s %-15s %12s %9s %9s %9s %10s %7s\n", "system", "shape", "events/s", "MB/s", "p50 ms", "p99 ms", "peak RSS", "errors"

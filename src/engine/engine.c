@@ -5,6 +5,7 @@
  *   <data>/topics/<name>/topic.conf      the topic's settings (key=value lines)
  *   <data>/topics/<name>/<partition>/    the partition's segments
  *   <data>/groups/offsets/               committed group offsets, itself a log (group.c)
+ *   <data>/tmp/                          topics being created or deleted (renamed in or out)
  *   <data>/clean_shutdown                present only between a clean close and the next open */
 #include <assert.h>
 #include <dirent.h>
@@ -249,9 +250,9 @@ int sl_topic_create(sl_engine_t *e, sl_topic_config_t *cfg) {
     if (!cfg->segment_ms) cfg->segment_ms = e->cfg.segment_ms;
     /* Build it under a temporary name and rename it into place: a crash leaves either no
      * topic or a whole one. */
-    char tmpname[SL_TOPIC_NAME_MAX + 32];
-    snprintf(tmpname, sizeof(tmpname), ".creating-%s", cfg->name);
-    char *tmp = path_join(e->topics_dir, tmpname), *dir = path_join(e->topics_dir, cfg->name);
+    char tmpname[64];
+    snprintf(tmpname, sizeof(tmpname), "creating-%" PRId64 "-%" PRIu64, sl_now_ms(), ++e->tmp_seq);
+    char *tmp = path_join(e->tmp_dir, tmpname), *dir = path_join(e->topics_dir, cfg->name);
     sl_topic_t *t = NULL;
     rc = -SL_ENOMEM;
     if (!tmp || !dir) goto out;
@@ -292,6 +293,7 @@ int sl_topic_create(sl_engine_t *e, sl_topic_config_t *cfg) {
         goto out;
     }
     sl_info("created topic %s with %u partitions", cfg->name, cfg->partitions);
+    sl__groups_topic_created(e, cfg->name);
     goto out;
 failed_tmp:
     rm_rf(tmp);
@@ -323,9 +325,9 @@ int sl_topic_delete(sl_engine_t *e, const char *name) {
     sl_topic_t *t = sl__topic_find(e, name);
     if (!t) return -SL_ENOTFOUND;
     /* Rename first: once this returns, the topic is gone even if we crash now. */
-    char tmpname[SL_TOPIC_NAME_MAX + 48];
-    snprintf(tmpname, sizeof(tmpname), ".deleted-%s-%" PRId64, name, sl_now_ms());
-    char *gone = path_join(e->topics_dir, tmpname);
+    char tmpname[64];
+    snprintf(tmpname, sizeof(tmpname), "deleted-%" PRId64 "-%" PRIu64, sl_now_ms(), ++e->tmp_seq);
+    char *gone = path_join(e->tmp_dir, tmpname);
     if (!gone) return -SL_ENOMEM;
     if (rename(t->dir, gone)) {
         sl_error("rename %s: %s", t->dir, strerror(errno));
@@ -589,6 +591,11 @@ int sl_fetch(sl_engine_t *e, const char *topic, uint32_t partition, int64_t offs
         sl_batch_iter_init(&it, buf->data + pos, &h);
         while (res->count < max_count && (rc = sl_batch_iter_next(&it, &r)) == 1) {
             if (r.offset < offset) continue;
+            if (res->count > 0 && used + (size_t)r.value_len + (size_t)r.key_len > max_bytes) {
+                rc = 0;
+                pos = buf->len; /* full: at least one record, then up to max_bytes of keys and values */
+                break;
+            }
             if (res->count == cap) {
                 cap = cap ? cap * 2 : 64;
                 sl_fetched_t *v = realloc(res->recs, cap * sizeof(*v));
@@ -604,7 +611,7 @@ int sl_fetch(sl_engine_t *e, const char *topic, uint32_t partition, int64_t offs
             res->next_offset = r.offset + 1;
         }
         if (rc < 0) goto failed;
-        pos += sl_batch_size(&h);
+        if (pos < buf->len) pos += sl_batch_size(&h);
     }
     e->stats.events_out += res->count;
     e->stats.bytes_out += used;
@@ -676,17 +683,7 @@ static int load_topics(sl_engine_t *e) {
     struct dirent *de;
     int rc = 0;
     while (!rc && (de = readdir(d))) {
-        if (de->d_name[0] == '.') {
-            if (!strncmp(de->d_name, ".creating-", 10) || !strncmp(de->d_name, ".deleted-", 9)) {
-                char *p = path_join(e->topics_dir, de->d_name);
-                if (p) {
-                    sl_info("removing leftover %s", p);
-                    rm_rf(p);
-                    free(p);
-                }
-            }
-            continue;
-        }
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char *dir = path_join(e->topics_dir, de->d_name);
         if (!dir) {
             rc = -SL_ENOMEM;
@@ -718,8 +715,12 @@ int sl_engine_open(uv_loop_t *loop, const sl_engine_config_t *cfg, sl_engine_t *
     if (!e->cfg.session_check_ms) e->cfg.session_check_ms = 200;
     if (!(e->data_dir = strdup(cfg->data_dir))) goto failed;
     if (!(e->topics_dir = path_join(e->data_dir, "topics"))) goto failed;
+    if (!(e->tmp_dir = path_join(e->data_dir, "tmp"))) goto failed;
     e->cfg.data_dir = e->data_dir;
     if ((rc = mkdir_p(e->data_dir)) || (rc = mkdir_p(e->topics_dir))) goto failed;
+    /* Half-created and deleted topics of an earlier run are in tmp/: remove them. */
+    rm_rf(e->tmp_dir);
+    if ((rc = mkdir_p(e->tmp_dir))) goto failed;
     char *marker = path_join(e->data_dir, "clean_shutdown");
     if (!marker) goto failed;
     struct stat st;
@@ -729,7 +730,7 @@ int sl_engine_open(uv_loop_t *loop, const sl_engine_config_t *cfg, sl_engine_t *
     if (d) {
         struct dirent *de;
         while ((de = readdir(d)))
-            if (de->d_name[0] != '.') has_data = 1;
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) has_data = 1;
         closedir(d);
     }
     e->unclean = has_data && !was_clean;
@@ -757,6 +758,7 @@ failed:
     for (size_t i = 0; i < e->ntopics; i++) topic_free(e->topics[i], 0);
     free(e->topics);
     free(e->topics_dir);
+    free(e->tmp_dir);
     free(e->data_dir);
     free(e);
     return rc;
@@ -799,6 +801,7 @@ void sl__engine_close_continue(sl_engine_t *e) {
     }
     sl_info("engine closed cleanly");
     free(e->topics_dir);
+    free(e->tmp_dir);
     free(e->data_dir);
     uv_close((uv_handle_t *)&e->retention_timer, timer_closed);
     uv_close((uv_handle_t *)&e->fsync_timer, timer_closed);

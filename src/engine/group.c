@@ -751,6 +751,15 @@ void sl__groups_topic_deleted(sl_engine_t *e, const char *topic) {
     }
 }
 
+void sl__groups_topic_created(sl_engine_t *e, const char *topic) {
+    for (size_t k = 0; k < e->ngroups; k++) {
+        sl_group_t *g = e->groups[k];
+        int subscribed = 0;
+        for (size_t i = 0; i < g->nmembers; i++) subscribed |= member_subscribes(g->members[i], topic);
+        if (subscribed) rebalance(e, g);
+    }
+}
+
 /* Reads the whole offsets log into the groups. */
 static int load_offsets(sl_engine_t *e) {
     int64_t off = sl_log_start_offset(e->offsets_log->log);

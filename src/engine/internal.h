@@ -70,6 +70,8 @@ struct sl_engine {
     sl_engine_config_t cfg;
     char *data_dir;
     char *topics_dir;
+    char *tmp_dir;
+    uint64_t tmp_seq;
     int unclean;               /* the last run did not shut down cleanly */
     sl_topic_t **topics;       /* sorted by name */
     size_t ntopics, topics_cap;
@@ -114,5 +116,6 @@ void sl__groups_free(sl_engine_t *e);
 void sl__groups_check_sessions(sl_engine_t *e);
 void sl__groups_topic_deleted(sl_engine_t *e, const char *topic);
 void sl__groups_maintain(sl_engine_t *e);
+void sl__groups_topic_created(sl_engine_t *e, const char *topic);
 
 #endif

@@ -669,6 +669,29 @@ int sl_json_parse_body(const char *body, size_t len, sl_body_kind_t kind, const 
     }
     rc = 0;
 done:
+    if (rc && kind == SL_BODY_NDJSON && err->index >= 0) {
+        /* In NDJSON an event is a line: name the line holding the error, counting non-blank
+         * lines (so `{"a":1}}` on line 2 is event 1, not the stray "}" as event 2). */
+        size_t off = err->offset < len ? err->offset : (len ? len - 1 : 0);
+        long idx = 0;
+        int blank = 1;
+        for (size_t i = 0; i < off; i++) {
+            char ch = body[i];
+            if (ch == '\n') {
+                if (!blank) idx++;
+                blank = 1;
+            } else if (ch != ' ' && ch != '\t' && ch != '\r') {
+                blank = 0;
+            }
+        }
+        if (err->index != idx) {
+            char *colon = strchr(err->message, ':');
+            char rest[sizeof(err->message)];
+            snprintf(rest, sizeof(rest), "%s", colon && !strncmp(err->message, "event ", 6) ? colon + 1 : err->message);
+            snprintf(err->message, sizeof(err->message), "event %ld (line %ld):%.200s", idx, idx + 1, rest);
+        }
+        err->index = idx;
+    }
     if (c->h) yajl_free(c->h);
     free(c);
     if (rc) sl_json_events_free(out);

@@ -22,8 +22,12 @@ def make_server(tmp_path):
         return srv
 
     yield factory
+    reports = []
     for srv in servers:
         if srv.running:
             srv.stop()
         else:
             srv.kill9()
+        reports.extend(srv.sanitizer_reports())
+    if reports:
+        pytest.fail("\n".join(reports))

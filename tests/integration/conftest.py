@@ -43,6 +43,7 @@ def make_server(tmp_path):
             srv.stop()
         else:
             srv.kill9()
+        crashed.extend(srv.sanitizer_reports())
     if crashed:
         pytest.fail("\n".join(crashed))
 

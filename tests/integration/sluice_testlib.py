@@ -159,6 +159,22 @@ class Server:
                 parts.append("--- %s ---\n%s" % (p, data[-tail:].decode("utf-8", "replace")))
         return "\n".join(parts)
 
+    SANITIZER_MARKERS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
+                         b"WARNING: ThreadSanitizer")
+
+    def sanitizer_reports(self):
+        """Sanitizer findings in this server's stderr logs (when SLUICE_BIN is an ASan/UBSan build)."""
+        out = []
+        for n in range(1, self.starts + 1):
+            path = os.path.join(self.log_dir, "stderr.%d" % n)
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            if any(m in data for m in self.SANITIZER_MARKERS):
+                out.append("%s:\n%s" % (path, data[-6000:].decode("utf-8", "replace")))
+        return out
+
     # --- HTTP ------------------------------------------------------------------------
     @property
     def base(self):

