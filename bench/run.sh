@@ -58,7 +58,7 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 forget() { # forget PID: drop it from the list cleanup stops
     local keep=() p
