@@ -46,7 +46,7 @@ fuzz: deps-test
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	@for f in tests/fuzz/fuzz_*.c; do n=$$(basename $$f .c); c=tests/fuzz/corpus/$${n#fuzz_}; \
 	  mkdir -p $$c; echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
-	  $(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 $$c >$(FUZZ_BUILD)/$$n.log 2>&1 || { tail -50 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
+	  mkdir -p $(FUZZ_BUILD)/new-$$n; $(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 $(FUZZ_BUILD)/new-$$n $$c >$(FUZZ_BUILD)/$$n.log 2>&1 || { tail -50 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
 
 bench: deps-bench build
 	bench/run.sh

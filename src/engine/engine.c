@@ -437,7 +437,13 @@ static int append_partition(sl_engine_t *e, sl_partition_t *p, const sl_record_t
     size_t i = 0;
     while (i < n) {
         sl_batch_builder_t b;
+        /* Size the buffer once (records cost at most their bytes + 32 of varints and
+         * attributes); the log takes it over, so each batch gets a fresh one. */
+        size_t want = SL_BATCH_HEADER_SIZE;
+        for (size_t k = i; k < n && want < MAX_BATCH_BYTES; k++)
+            want += recs[idx[k]].value_len + recs[idx[k]].key_len + 32;
         e->scratch.len = 0;
+        if (sl_buf_reserve(&e->scratch, want)) return -SL_ENOMEM;
         if (sl_batch_begin(&b, &e->scratch)) return -SL_ENOMEM;
         size_t first = i;
         while (i < n && (i == first || e->scratch.len < MAX_BATCH_BYTES)) {
@@ -458,7 +464,12 @@ static int append_partition(sl_engine_t *e, sl_partition_t *p, const sl_record_t
         }
         int64_t base;
         appended_t *a = &(*marks)[*nmarks];
-        if ((rc = sl__partition_append(p, e->scratch.data, e->scratch.len, &a->mark, &base))) return rc;
+        size_t blen = e->scratch.len;
+        char *bdata = sl_buf_steal(&e->scratch, NULL);
+        if ((rc = sl__partition_append(p, bdata, blen, &a->mark, &base))) {
+            free(bdata);
+            return rc;
+        }
         a->p = p;
         (*nmarks)++;
         for (size_t k = first; k < i; k++) {
@@ -466,7 +477,7 @@ static int append_partition(sl_engine_t *e, sl_partition_t *p, const sl_record_t
             offsets[idx[k]].offset = base + (int64_t)(k - first);
         }
         e->stats.batches++;
-        e->stats.bytes_in += e->scratch.len;
+        e->stats.bytes_in += blen;
     }
     return 0;
 }

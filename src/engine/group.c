@@ -532,7 +532,12 @@ static int offsets_append(sl_engine_t *e, const char *group, const sl_commit_t *
     if (!rc && !req) rc = -SL_ENOMEM;
     sl_log_mark_t mark;
     int64_t base;
-    if (!rc) rc = sl__partition_append(p, buf.data, buf.len, &mark, &base);
+    if (!rc) {
+        size_t blen = buf.len;
+        char *bdata = sl_buf_steal(&buf, NULL);
+        rc = sl__partition_append(p, bdata, blen, &mark, &base);
+        if (rc) free(bdata);
+    }
     sl_buf_free(&buf);
     sl_buf_free(&key);
     if (rc) {

@@ -107,6 +107,7 @@ void sl__partition_kick(sl_partition_t *p);       /* start a sync if one is due 
 void sl__partition_published(sl_partition_t *p);  /* the durable offset moved: wake */
 void sl__partition_fail_all(sl_partition_t *p, int status);
 void sl__partition_sync_now(sl_partition_t *p);   /* blocking, for shutdown */
+/* Appends a malloc'ed batch, which the log takes over on success. */
 int sl__partition_append(sl_partition_t *p, char *batch, size_t len, sl_log_mark_t *mark,
                          int64_t *base);
 

@@ -60,7 +60,7 @@ void sl__partition_free(sl_partition_t *p, int destroy) {
 
 int sl__partition_append(sl_partition_t *p, char *batch, size_t len, sl_log_mark_t *mark,
                          int64_t *base) {
-    int rc = sl_log_append(p->log, batch, len, sl_now_ms(), mark, base);
+    int rc = sl_log_append_owned(p->log, batch, len, sl_now_ms(), mark, base);
     if (rc == 0 && p->e->cfg.fsync != SL_FSYNC_ALWAYS) {
         /* Without fsync per request, what is written is what readers and acks see. */
         p->log->durable_offset = p->log->next_offset;

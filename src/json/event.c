@@ -634,6 +634,8 @@ int sl_json_parse_body(const char *body, size_t len, sl_body_kind_t kind, const 
     c->h = yajl_alloc(&callbacks, NULL, c);
     if (!c->h) goto done;
     if (kind == SL_BODY_NDJSON) yajl_config(c->h, yajl_allow_multiple_values, 1);
+    /* UTF-8 is checked once, strictly, by sl_utf8_check below; yajl's own check is laxer. */
+    yajl_config(c->h, yajl_dont_validate_strings, 1);
     size_t ws = 0;
     while (ws < len && (body[ws] == ' ' || body[ws] == '\t' || body[ws] == '\n' || body[ws] == '\r'))
         ws++;

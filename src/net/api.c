@@ -47,6 +47,8 @@ struct sl_api {
     double lat_sum[R_COUNT];
     uint64_t status_count[6];  /* by first digit */
     pending_t *pending;        /* long polls and streams in flight */
+    int parsing;               /* produce bodies being parsed on the thread pool */
+    int stopping;
 };
 
 /* A request the API holds past its handler: produce/commit waiting for fsync, long polls,
@@ -562,49 +564,50 @@ static void produce_done(void *ud, int status, const sl_offset_t *offsets, size_
     respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
 }
 
-static void h_produce(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+/* Bodies at least this large are validated on libuv's thread pool, so several requests are
+ * parsed on several cores while the loop keeps serving; smaller ones are cheaper inline. */
+#define PARSE_OFFLOAD_BYTES (64u << 10)
+
+typedef struct produce_job {
+    uv_work_t work;
+    sl_api_t *api;
+    sl_http_req_t *req;
+    int route;
+    uint64_t t0;
     sl_topic_config_t c;
-    if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
     sl_body_kind_t kind;
-    const char *ct = req->content_type;
-    /* curl -d sends application/x-www-form-urlencoded: treat it (and text/plain) as JSON. */
-    if (!*ct || !strcmp(ct, "application/json") || !strcmp(ct, "application/x-www-form-urlencoded") ||
-        !strcmp(ct, "text/plain"))
-        kind = SL_BODY_JSON;
-    else if (!strcmp(ct, "application/x-ndjson") || !strcmp(ct, "application/jsonl") ||
-             !strcmp(ct, "application/x-jsonlines"))
-        kind = SL_BODY_NDJSON;
-    else if (!strcmp(ct, "application/vnd.kafka.json.v2+json")) kind = SL_BODY_RECORDS;
-    else
-        return ERR(415, "unsupported_media_type",
-                   "Content-Type %s is not accepted: use application/json, application/x-ndjson "
-                   "or application/vnd.kafka.json.v2+json", ct);
-    if (!req->body_len) return ERR(400, "empty_request", "the request holds no event");
-    sl_json_opts_t o = {.key_ptr = c.key, .ts_ptr = c.timestamp,
-                        .max_event_bytes = api->lim.max_event_bytes,
-                        .max_events = api->lim.max_events, .max_depth = api->lim.max_depth};
+    sl_json_opts_t o;
     sl_json_events_t evs;
     sl_json_error_t je;
-    if (sl_json_parse_body(req->body, req->body_len, kind, &o, &evs, &je))
-        return send_json_error(api, req, route, t0, &je);
-    sl_record_t *recs = malloc(evs.n * sizeof(*recs));
-    if (!recs) {
-        sl_json_events_free(&evs);
-        return ERR(500, "out_of_memory", "out of memory");
+    int rc;
+} produce_job_t;
+
+/* Second half of a produce, on the loop: records from the parsed events, into the engine. */
+static void produce_parsed(produce_job_t *j) {
+    sl_api_t *api = j->api;
+    sl_http_req_t *req = j->req;
+    int route = j->route;
+    uint64_t t0 = j->t0;
+    const char *t = j->c.name;
+    sl_json_events_t *evs = &j->evs;
+    if (j->rc) {
+        send_json_error(api, req, route, t0, &j->je);
+        return;
     }
-    for (size_t i = 0; i < evs.n; i++) {
-        const sl_json_event_t *ev = &evs.ev[i];
-        if (ev->partition >= 0 && (uint32_t)ev->partition >= c.partitions) {
+    sl_record_t *recs = malloc(evs->n * sizeof(*recs));
+    if (!recs) return ERR(500, "out_of_memory", "out of memory");
+    for (size_t i = 0; i < evs->n; i++) {
+        const sl_json_event_t *ev = &evs->ev[i];
+        if (ev->partition >= 0 && (uint32_t)ev->partition >= j->c.partitions) {
             char extra[64];
             snprintf(extra, sizeof(extra), "\"index\":%zu,\"offset\":%zu", i, ev->start);
             free(recs);
-            sl_json_events_free(&evs);
             return send_error(api, req, route, t0, 404, "partition_not_found", extra,
                               "event %zu names partition %d; topic \"%s\" has %u partitions", i,
-                              ev->partition, t, c.partitions);
+                              ev->partition, t, j->c.partitions);
         }
         recs[i] = (sl_record_t){
-            .key = ev->has_key ? evs.keys.data + ev->key_off : NULL,
+            .key = ev->has_key ? evs->keys.data + ev->key_off : NULL,
             .key_len = ev->key_len,
             .value = req->body + ev->start,
             .value_len = ev->len,
@@ -616,18 +619,85 @@ static void h_produce(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0,
     pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
     if (!p) {
         free(recs);
-        sl_json_events_free(&evs);
         return ERR(500, "out_of_memory", "out of memory");
     }
-    int rc = sl_produce(api->e, t, recs, evs.n, produce_done, p);
+    int rc = sl_produce(api->e, t, recs, evs->n, produce_done, p);
     free(recs);
-    sl_json_events_free(&evs);
     if (rc) {
         pending_free(p);
         req->data = NULL;
         if (rc == -SL_ENOTFOUND) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
         return send_engine_error(api, req, route, t0, rc, "produce");
     }
+}
+
+static void produce_job_free(produce_job_t *j) {
+    sl_json_events_free(&j->evs);
+    free(j);
+}
+
+static void parse_work(uv_work_t *w) {
+    produce_job_t *j = w->data;
+    j->rc = sl_json_parse_body(j->req->body, j->req->body_len, j->kind, &j->o, &j->evs, &j->je);
+}
+
+static void parse_after(uv_work_t *w, int status) {
+    produce_job_t *j = w->data;
+    sl_api_t *api = j->api;
+    api->parsing--;
+    if (api->stopping || status) {
+        /* The engine may be gone: answer without touching it. */
+        send_error(api, j->req, j->route, j->t0, 503, "shutting_down", NULL,
+                   "the server is shutting down; nothing of this request was stored");
+    } else {
+        produce_parsed(j);
+    }
+    produce_job_free(j);
+}
+
+static void h_produce(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+    produce_job_t *j = calloc(1, sizeof(*j));
+    if (!j) return ERR(500, "out_of_memory", "out of memory");
+    if (sl_topic_get(api->e, t, &j->c)) {
+        free(j);
+        return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+    }
+    const char *ct = req->content_type;
+    /* curl -d sends application/x-www-form-urlencoded: treat it (and text/plain) as JSON. */
+    if (!*ct || !strcmp(ct, "application/json") || !strcmp(ct, "application/x-www-form-urlencoded") ||
+        !strcmp(ct, "text/plain"))
+        j->kind = SL_BODY_JSON;
+    else if (!strcmp(ct, "application/x-ndjson") || !strcmp(ct, "application/jsonl") ||
+             !strcmp(ct, "application/x-jsonlines"))
+        j->kind = SL_BODY_NDJSON;
+    else if (!strcmp(ct, "application/vnd.kafka.json.v2+json")) j->kind = SL_BODY_RECORDS;
+    else {
+        free(j);
+        return ERR(415, "unsupported_media_type",
+                   "Content-Type %s is not accepted: use application/json, application/x-ndjson "
+                   "or application/vnd.kafka.json.v2+json", ct);
+    }
+    if (!req->body_len) {
+        free(j);
+        return ERR(400, "empty_request", "the request holds no event");
+    }
+    j->api = api;
+    j->req = req;
+    j->route = route;
+    j->t0 = t0;
+    j->o = (sl_json_opts_t){.key_ptr = j->c.key, .ts_ptr = j->c.timestamp,
+                            .max_event_bytes = api->lim.max_event_bytes,
+                            .max_events = api->lim.max_events, .max_depth = api->lim.max_depth};
+    if (req->body_len >= PARSE_OFFLOAD_BYTES) {
+        j->work.data = j;
+        if (uv_queue_work(api->loop, &j->work, parse_work, parse_after) == 0) {
+            api->parsing++;
+            return;
+        }
+    }
+    parse_work(&(uv_work_t){.data = j});
+    produce_parsed(j);
+    produce_job_free(j);
 }
 
 /* ---- fetch ------------------------------------------------------------------------------------ */
@@ -1376,6 +1446,7 @@ int sl_api_create(uv_loop_t *loop, sl_engine_t *e, const sl_api_limits_t *limits
 void sl_api_set_http(sl_api_t *api, sl_http_server_t *srv) { api->http = srv; }
 
 void sl_api_shutdown(sl_api_t *api) {
+    api->stopping = 1;
     /* Long polls get their answer now; streams end. Writes waiting for fsync are answered by
      * the engine's close. */
     pending_t *p = api->pending;

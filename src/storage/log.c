@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,8 +178,8 @@ static int roll(sl_log_t *log) {
     return 0;
 }
 
-int sl_log_append(sl_log_t *log, char *batch, size_t len, int64_t now_ms, sl_log_mark_t *mark,
-                  int64_t *base_offset) {
+static int log_append(sl_log_t *log, char *batch, size_t len, int64_t now_ms, sl_log_mark_t *mark,
+                      int64_t *base_offset, int owned) {
     if (log->failed) return -SL_EFAILED;
     sl_segment_t *s = log->segs[log->nsegs - 1];
     sl_batch_header_t h;
@@ -194,10 +195,20 @@ int sl_log_append(sl_log_t *log, char *batch, size_t len, int64_t now_ms, sl_log
         s = log->segs[log->nsegs - 1];
     }
     *mark = (sl_log_mark_t){s, s->size, log->next_offset, s->max_ts};
-    if ((rc = sl_segment_append(s, batch, len, &h, log->queue_writes))) return rc;
+    if ((rc = sl_segment_append(s, batch, len, &h, log->queue_writes, owned))) return rc;
     *base_offset = h.base_offset;
     log->next_offset = s->next_offset;
     return 0;
+}
+
+int sl_log_append(sl_log_t *log, char *batch, size_t len, int64_t now_ms, sl_log_mark_t *mark,
+                  int64_t *base_offset) {
+    return log_append(log, batch, len, now_ms, mark, base_offset, 0);
+}
+
+int sl_log_append_owned(sl_log_t *log, char *batch, size_t len, int64_t now_ms,
+                        sl_log_mark_t *mark, int64_t *base_offset) {
+    return log_append(log, batch, len, now_ms, mark, base_offset, 1);
 }
 
 int sl_log_rollback(sl_log_t *log, const sl_log_mark_t *mark) {
@@ -238,15 +249,13 @@ int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
     job->segs = malloc(dirty * sizeof(*job->segs) + 1);
     job->sizes = malloc(dirty * sizeof(*job->sizes) + 1);
     job->fds = malloc(dirty * sizeof(*job->fds) + 1);
-    job->bufs = calloc(dirty + 1, sizeof(*job->bufs));
-    job->lens = calloc(dirty + 1, sizeof(*job->lens));
+    job->writes = calloc(dirty + 1, sizeof(*job->writes));
     job->positions = calloc(dirty + 1, sizeof(*job->positions));
-    if (!job->segs || !job->sizes || !job->fds || !job->bufs || !job->lens || !job->positions) {
+    if (!job->segs || !job->sizes || !job->fds || !job->writes || !job->positions) {
         free(job->segs);
         free(job->sizes);
         free(job->fds);
-        free(job->bufs);
-        free(job->lens);
+        free(job->writes);
         free(job->positions);
         return -SL_ENOMEM;
     }
@@ -257,11 +266,12 @@ int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
         job->segs[job->n] = s;
         job->sizes[job->n] = s->size;
         job->fds[job->n] = s->fd;
-        if (s->pend.len) {
-            /* Hand the queued bytes to the job; their place in the file is claimed now. */
-            assert(s->written + s->pend.len == s->size);
+        if (s->pend.n) {
+            /* Hand the queued batches to the job; their place in the file is claimed now. */
+            assert(s->written + s->pend.bytes == s->size);
             job->positions[job->n] = s->written;
-            job->bufs[job->n] = sl_buf_steal(&s->pend, &job->lens[job->n]);
+            job->writes[job->n] = s->pend;
+            memset(&s->pend, 0, sizeof(s->pend));
             s->written = s->size;
         }
         job->n++;
@@ -279,13 +289,38 @@ void sl_log_sync_run(sl_log_sync_t *job) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (size_t i = 0; i < job->n && !job->err; i++) {
-        size_t done = 0;
-        while (job->bufs[i] && done < job->lens[i] && !job->err) {
-            ssize_t w = pwrite(job->fds[i], job->bufs[i] + done, job->lens[i] - done,
-                               (off_t)(job->positions[i] + done));
+        /* One pwritev for all the batches queued on this segment (IOV_MAX at a time). */
+        struct iovec *v = job->writes[i].iov;
+        size_t left = job->writes[i].n;
+        uint64_t pos = job->positions[i];
+        while (left && !job->err) {
+            int cnt = left > IOV_MAX ? IOV_MAX : (int)left;
+            ssize_t w = pwritev(job->fds[i], v, cnt, (off_t)pos);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) job->err = w < 0 ? errno : ENOSPC;
-            else done += (size_t)w;
+            if (w <= 0) {
+                job->err = w < 0 ? errno : ENOSPC;
+                break;
+            }
+            pos += (uint64_t)w;
+            while (left && (size_t)w >= v->iov_len) { /* skip what was written whole */
+                w -= (ssize_t)v->iov_len;
+                v++;
+                left--;
+            }
+            if (left && w > 0) { /* a partial write: finish this batch, then go on */
+                size_t done = (size_t)w;
+                while (done < v->iov_len && !job->err) {
+                    ssize_t r = pwrite(job->fds[i], (char *)v->iov_base + done, v->iov_len - done, (off_t)pos);
+                    if (r < 0 && errno == EINTR) continue;
+                    if (r <= 0) job->err = r < 0 ? errno : ENOSPC;
+                    else {
+                        done += (size_t)r;
+                        pos += (uint64_t)r;
+                    }
+                }
+                v++;
+                left--;
+            }
         }
         if (!job->err && fdatasync(job->fds[i])) job->err = errno;
     }
@@ -305,12 +340,11 @@ int sl_log_sync_finish(sl_log_t *log, sl_log_sync_t *job) {
         if (s->synced < job->sizes[i]) s->synced = job->sizes[i];
         if (s != log->segs[log->nsegs - 1] && s->synced == s->size) sl_segment_trim(s);
     }
-    for (size_t i = 0; i < job->n; i++) free(job->bufs[i]);
+    for (size_t i = 0; i < job->n; i++) sl_chunks_free(&job->writes[i]);
     free(job->segs);
     free(job->sizes);
     free(job->fds);
-    free(job->bufs);
-    free(job->lens);
+    free(job->writes);
     free(job->positions);
     if (job->err) {
         /* After a failed fdatasync the kernel may have dropped the dirty pages: nothing after

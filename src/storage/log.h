@@ -51,6 +51,9 @@ typedef struct sl_log_mark {
  * (-SL_ENOSPC, -SL_EIO, -SL_EFAILED) nothing of it is in the log. */
 int sl_log_append(sl_log_t *log, char *batch, size_t len, int64_t now_ms, sl_log_mark_t *mark,
                   int64_t *base_offset);
+/* The same for a malloc'ed batch that the log takes over on success (no copy when queued). */
+int sl_log_append_owned(sl_log_t *log, char *batch, size_t len, int64_t now_ms,
+                        sl_log_mark_t *mark, int64_t *base_offset);
 /* Undoes the append that produced mark (only valid before anything else was appended). */
 int sl_log_rollback(sl_log_t *log, const sl_log_mark_t *mark);
 
@@ -61,9 +64,8 @@ typedef struct sl_log_sync {
     uint64_t *sizes;
     int *fds;
     size_t n;
-    char **bufs;               /* queued bytes to write first, per segment (NULL if none) */
-    size_t *lens;
-    uint64_t *positions;
+    sl_chunks_t *writes;       /* queued batches to write first, per segment */
+    uint64_t *positions;       /* where they go */
     int dir_fd;                /* -1 unless the directory must be synced */
     int64_t target;            /* durable offset once this job succeeds */
     int err;                   /* errno of a failed sync */

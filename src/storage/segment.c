@@ -88,8 +88,27 @@ static sl_segment_t *seg_new(const char *dir, int64_t base) {
     return s;
 }
 
+void sl_chunks_free(sl_chunks_t *c) {
+    for (size_t i = 0; i < c->n; i++) free(c->iov[i].iov_base);
+    free(c->iov);
+    memset(c, 0, sizeof(*c));
+}
+
+static int chunks_push(sl_chunks_t *c, void *p, size_t len) {
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct iovec *v = realloc(c->iov, cap * sizeof(*v));
+        if (!v) return -SL_ENOMEM;
+        c->iov = v;
+        c->cap = cap;
+    }
+    c->iov[c->n++] = (struct iovec){p, len};
+    c->bytes += len;
+    return 0;
+}
+
 static void seg_free(sl_segment_t *s) {
-    sl_buf_free(&s->pend);
+    sl_chunks_free(&s->pend);
     free(s->idx);
     free(s->path);
     free(s);
@@ -287,8 +306,8 @@ failed_open:
     return rc;
 }
 
-int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_batch_header_t *h,
-                      int queue) {
+int sl_segment_append(sl_segment_t *s, char *batch, size_t len, const sl_batch_header_t *h,
+                      int queue, int owned) {
     assert(h->base_offset == s->next_offset || s->size == 0);
     if (s->size == 0) s->created_ms = now_ms();
     if (!s->no_falloc && s->size + len > s->reserved) {
@@ -313,17 +332,25 @@ int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_b
         }
     }
     if (queue) {
-        assert(s->size - s->written == s->pend.len);
-        if (sl_buf_append(&s->pend, batch, len)) return -SL_ENOMEM;
+        assert(s->size - s->written == s->pend.bytes);
+        char *p = batch;
+        if (!owned && !(p = malloc(len))) return -SL_ENOMEM;
+        if (!owned) memcpy(p, batch, len);
+        if (chunks_push(&s->pend, p, len)) {
+            if (!owned) free(p);
+            return -SL_ENOMEM;
+        }
         int rc = note_batch(s, s->size, h);
         if (rc) {
-            s->pend.len -= len;
+            s->pend.n--;
+            s->pend.bytes -= len;
+            if (!owned) free(p);
             return rc;
         }
         s->size += len;
         return 0;
     }
-    assert(s->pend.len == 0);
+    assert(s->pend.n == 0);
     size_t done = 0;
     while (done < len) {
         ssize_t n = pwrite(s->fd, batch + done, len - done, (off_t)(s->size + done));
@@ -345,15 +372,22 @@ int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_b
     }
     s->size += len;
     s->written = s->readable = s->size;
+    if (owned) free(batch);
     return 0;
 }
 
 int sl_segment_truncate(sl_segment_t *s, uint64_t size, int64_t next_offset, int64_t max_ts) {
     assert(size <= s->size);
     if (size >= s->written) {
-        s->pend.len = (size_t)(size - s->written); /* only queued bytes are dropped */
+        /* Only queued batches are dropped (marks fall on batch boundaries). */
+        while (s->pend.n && s->written + s->pend.bytes > size) {
+            struct iovec *v = &s->pend.iov[--s->pend.n];
+            s->pend.bytes -= v->iov_len;
+            free(v->iov_base);
+        }
+        assert(s->written + s->pend.bytes == size);
     } else {
-        assert(s->pend.len == 0 && s->readable == s->written);
+        assert(s->pend.n == 0 && s->readable == s->written);
         if (ftruncate(s->fd, (off_t)size)) {
             sl_error("truncate %s: %s", s->path, strerror(errno));
             return -SL_EIO;

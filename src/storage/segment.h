@@ -6,7 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "storage/batch.h"
+
+/* Batches waiting to be written, each a malloc'ed buffer owned by the list. */
+typedef struct sl_chunks {
+    struct iovec *iov;
+    size_t n, cap;
+    uint64_t bytes;
+} sl_chunks_t;
 
 /* One sparse-index point: the batch starting at file position pos has base offset
  * base + rel, and max_ts is the largest timestamp in the segment up to and including it. */
@@ -24,7 +33,7 @@ typedef struct sl_segment {
     uint64_t written;          /* bytes handed to the file (pwrite done or in flight) */
     uint64_t readable;         /* bytes known to be in the file: reads stop here */
     uint64_t synced;           /* bytes known to be on disk */
-    sl_buf_t pend;             /* queued batches: file bytes [written, size) */
+    sl_chunks_t pend;          /* queued batches: file bytes [written, size) */
     uint64_t reserved;         /* allocated with fallocate up to here */
     int64_t max_ts;            /* largest record timestamp, -1 if empty */
     int64_t created_ms;        /* when its first batch was written (for segment_ms) */
@@ -50,8 +59,11 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
  * fails here). With queue, the bytes wait in s->pend for the next sync job to write them (no
  * syscall on the caller's thread); otherwise they are written now. On failure nothing of the
  * batch is left. */
-int sl_segment_append(sl_segment_t *s, const char *batch, size_t len, const sl_batch_header_t *h,
-                      int queue);
+int sl_segment_append(sl_segment_t *s, char *batch, size_t len, const sl_batch_header_t *h,
+                      int queue, int owned);
+/* With owned, batch is a malloc'ed buffer that the segment takes on success (queued, or freed
+ * once written); on failure the caller keeps it. */
+void sl_chunks_free(sl_chunks_t *c);
 /* Undoes appends: drops queued bytes or cuts the file back to size, and index entries past it. */
 int sl_segment_truncate(sl_segment_t *s, uint64_t size, int64_t next_offset, int64_t max_ts);
 /* File position of the batch holding offset (or the first one after), from the index. */
