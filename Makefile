@@ -31,6 +31,8 @@ test: deps-test build
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure
 	$(MAKE) --no-print-directory fuzz
 	SLUICE_BIN=$(CURDIR)/$(BUILD)/sluice $(PYTEST) -q tests/integration tests/crash
+	@echo "integration tests again, against the ASan+UBSan server (any sanitizer report fails a test)"
+	SLUICE_BIN=$(CURDIR)/$(ASAN_BUILD)/sluice ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q tests/integration
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure

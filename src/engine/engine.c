@@ -64,8 +64,22 @@ static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *
 
 static void rm_rf(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* Creates dir and, if needed, its parents. */
 static int mkdir_p(const char *dir) {
     if (mkdir(dir, 0755) == 0 || errno == EEXIST) return 0;
+    if (errno == ENOENT) {
+        char *parent = strdup(dir);
+        char *slash = parent ? strrchr(parent, '/') : NULL;
+        if (slash && slash != parent) {
+            *slash = 0;
+            int rc = mkdir_p(parent);
+            free(parent);
+            if (rc) return rc;
+            if (mkdir(dir, 0755) == 0 || errno == EEXIST) return 0;
+        } else {
+            free(parent);
+        }
+    }
     sl_error("mkdir %s: %s", dir, strerror(errno));
     return errno == ENOSPC ? -SL_ENOSPC : -SL_EIO;
 }

@@ -841,7 +841,8 @@ static void sse_pump(pending_t *p) {
         }
         if (rc == -SL_ENOTFOUND) {
             sl_buf_free(&b);
-            sl_http_stream_write(p->req, "event: end\ndata: {\"reason\":\"topic deleted\"}\n\n", 47);
+            static const char end_event[] = "event: end\ndata: {\"reason\":\"topic deleted\"}\n\n";
+            sl_http_stream_write(p->req, end_event, sizeof(end_event) - 1);
             sl_http_req_t *req = p->req;
             req->on_abort = NULL;
             sl_http_stream_end(req);
@@ -1003,6 +1004,7 @@ static void h_group_poll(sl_api_t *api, sl_http_req_t *req, int route, uint64_t 
                 pending_free(p);
                 return;
             }
+            if (rc == 0) sl_group_fetch_free(f, nf);
             if (rc == 0 && sl_group_watch(api->e, g, m, poll_wake, p, &p->watch) == 0) {
                 uv_timer_start(&p->timer, poll_timeout, timeout, 0);
                 return;

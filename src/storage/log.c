@@ -233,6 +233,9 @@ int sl_log_rollback(sl_log_t *log, const sl_log_mark_t *mark) {
     return 0;
 }
 
+#define ZERO_AHEAD (256u << 10)         /* zeros written ahead of the tail, when syncs are small */
+#define ZERO_AHEAD_MAX_JOB (64u << 10)  /* ... that is, when syncs average less than this */
+
 int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
     memset(job, 0, sizeof(*job));
     job->dir_fd = -1;
@@ -280,6 +283,24 @@ int sl_log_sync_prepare(sl_log_t *log, sl_log_sync_t *job) {
         job->dir_fd = log->dir_fd;
         log->dir_dirty = 0;
     }
+    /* Small, frequent syncs: an fdatasync that also grows the file needs a journal commit and
+     * costs 2-3 times one that overwrites written blocks (measured here: 0.5-0.8 ms vs 0.2 ms).
+     * So when syncs are small, write zeros ahead of the tail; the next syncs overwrite them.
+     * Large syncs skip this: the zeros would double their disk traffic. */
+    job->zero_fd = -1;
+    sl_segment_t *tail = log->segs[log->nsegs - 1];
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < job->n; i++) bytes += job->writes[i].bytes;
+    log->avg_job_bytes = (log->avg_job_bytes * 7 + bytes) / 8;
+    if (log->queue_writes && log->avg_job_bytes < ZERO_AHEAD_MAX_JOB && tail->sync_ref &&
+        tail->size + ZERO_AHEAD / 2 > tail->zeroed && tail->size + ZERO_AHEAD <= log->cfg.segment_bytes) {
+        job->zero_fd = tail->fd;
+        job->zero_seg = tail;
+        job->zero_from = tail->size > tail->zeroed ? tail->size : tail->zeroed;
+        job->zero_to = tail->size + ZERO_AHEAD;
+        if (!tail->no_falloc && job->zero_to > tail->reserved) job->zero_to = tail->reserved;
+        if (job->zero_to <= job->zero_from) job->zero_fd = -1;
+    }
     job->target = log->next_offset;
     log->sync_busy = 1;
     return 1;
@@ -322,6 +343,20 @@ void sl_log_sync_run(sl_log_sync_t *job) {
                 left--;
             }
         }
+        if (!job->err && job->fds[i] == job->zero_fd) {
+            /* Best effort, inside space already reserved: a failure only costs speed. */
+            static const char zeros[65536];
+            for (uint64_t z = job->zero_from; z < job->zero_to;) {
+                size_t n = job->zero_to - z < sizeof(zeros) ? (size_t)(job->zero_to - z) : sizeof(zeros);
+                ssize_t w = pwrite(job->zero_fd, zeros, n, (off_t)z);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    job->zero_to = z;
+                    break;
+                }
+                z += (uint64_t)w;
+            }
+        }
         if (!job->err && fdatasync(job->fds[i])) job->err = errno;
     }
     if (!job->err && job->dir_fd >= 0 && fsync(job->dir_fd)) job->err = errno;
@@ -338,6 +373,8 @@ int sl_log_sync_finish(sl_log_t *log, sl_log_sync_t *job) {
         if (job->err) continue;
         if (s->readable < job->sizes[i]) s->readable = job->sizes[i];
         if (s->synced < job->sizes[i]) s->synced = job->sizes[i];
+        if (s->zeroed < job->sizes[i]) s->zeroed = job->sizes[i];
+        if (s == job->zero_seg && s->zeroed < job->zero_to) s->zeroed = job->zero_to;
         if (s != log->segs[log->nsegs - 1] && s->synced == s->size) sl_segment_trim(s);
     }
     for (size_t i = 0; i < job->n; i++) sl_chunks_free(&job->writes[i]);

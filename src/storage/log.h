@@ -28,6 +28,7 @@ typedef struct sl_log {
     int sync_busy;             /* an fsync job is running */
     int failed;                /* an fsync failed: the log takes no more writes until reopened */
     int queue_writes;          /* appends wait in memory for the sync job to write them */
+    uint64_t avg_job_bytes;    /* moving average of bytes written per sync job */
     uint64_t truncated_bytes;  /* cut off at open by recovery */
 } sl_log_t;
 
@@ -66,6 +67,9 @@ typedef struct sl_log_sync {
     size_t n;
     sl_chunks_t *writes;       /* queued batches to write first, per segment */
     uint64_t *positions;       /* where they go */
+    int zero_fd;               /* -1, or write zeros ahead of the tail's data: */
+    uint64_t zero_from, zero_to;
+    sl_segment_t *zero_seg;
     int dir_fd;                /* -1 unless the directory must be synced */
     int64_t target;            /* durable offset once this job succeeds */
     int err;                   /* errno of a failed sync */

@@ -196,6 +196,20 @@ done:
     return rc;
 }
 
+/* Is the file all zero bytes in [from, to)? */
+static int all_zero(int fd, uint64_t from, uint64_t to) {
+    char buf[65536];
+    while (from < to) {
+        size_t want = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+        ssize_t n = pread(fd, buf, want, (off_t)from);
+        if (n <= 0) return 0;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i]) return 0;
+        from += (uint64_t)n;
+    }
+    return 1;
+}
+
 /* Loads .index/.timeindex if they are consistent with the log; 1 if loaded, 0 if not. */
 static int load_index(sl_segment_t *s, uint64_t file_size) {
     char *ip = sibling_path(s, ".index"), *tp = sibling_path(s, ".timeindex");
@@ -277,6 +291,14 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
         if (last.max_ts > s->max_ts) s->max_ts = last.max_ts;
     }
     if ((rc = scan(s, from, file_size, check_all, &end))) goto failed_stat;
+    if (end < file_size && all_zero(s->fd, end, file_size)) {
+        /* Zeros written ahead of the data (see log.c) and never reached: not damage. */
+        if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
+            rc = io_err(errno);
+            goto failed_stat;
+        }
+        file_size = end;
+    }
     if (end < file_size) {
         if (!check_all) {
             /* A sealed segment whose index pointed at a bad place: scan it fully, with CRCs. */
@@ -285,6 +307,13 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
             s->max_ts = -1;
             s->bytes_since_index = 0;
             if ((rc = scan(s, 0, file_size, 1, &end))) goto failed_stat;
+        }
+        if (end < file_size && all_zero(s->fd, end, file_size)) {
+            if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
+                rc = io_err(errno);
+                goto failed_stat;
+            }
+            file_size = end;
         }
         if (end < file_size) {
             if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
@@ -295,7 +324,7 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
             *truncated = file_size - end;
         }
     }
-    s->size = s->written = s->readable = s->synced = s->reserved = end;
+    s->size = s->written = s->readable = s->synced = s->reserved = s->zeroed = end;
     if (!loaded && !check_all && s->idx_n) sl_segment_write_index(s); /* rebuilt: save it */
     *out = s;
     return 0;
@@ -459,8 +488,9 @@ out:
 }
 
 void sl_segment_trim(sl_segment_t *s) {
-    if (s->written != s->size) return; /* queued bytes: trimmed after they are written */
-    if (s->reserved > s->size && ftruncate(s->fd, (off_t)s->size) == 0) s->reserved = s->size;
+    if (s->written != s->size || s->sync_ref) return; /* queued or in-flight bytes: later */
+    if ((s->reserved > s->size || s->zeroed > s->size) && ftruncate(s->fd, (off_t)s->size) == 0)
+        s->reserved = s->zeroed = s->size;
 }
 
 void sl_segment_close(sl_segment_t *s, int unlink_files) {

@@ -35,6 +35,7 @@ typedef struct sl_segment {
     uint64_t synced;           /* bytes known to be on disk */
     sl_chunks_t pend;          /* queued batches: file bytes [written, size) */
     uint64_t reserved;         /* allocated with fallocate up to here */
+    uint64_t zeroed;           /* the file holds written bytes (data or zeros) up to here */
     int64_t max_ts;            /* largest record timestamp, -1 if empty */
     int64_t created_ms;        /* when its first batch was written (for segment_ms) */
     sl_index_entry_t *idx;
