@@ -72,14 +72,35 @@ int sl_buf_json_escape(sl_buf_t *b, const char *s, size_t n) {
     return sl_buf_append(b, s + start, n - start);
 }
 
-int sl_buf_append_u64(sl_buf_t *b, uint64_t v) {
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+size_t sl_u64_to_dec(char *out, uint64_t v) {
     char tmp[24];
     size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return sl_buf_append(b, tmp + i, sizeof(tmp) - i);
+    while (v >= 100) { /* two digits per division */
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--i] = digit_pairs[d + 1];
+        tmp[--i] = digit_pairs[d];
+    }
+    if (v >= 10) {
+        unsigned d = (unsigned)v * 2;
+        tmp[--i] = digit_pairs[d + 1];
+        tmp[--i] = digit_pairs[d];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
+int sl_buf_append_u64(sl_buf_t *b, uint64_t v) {
+    if (sl_buf_reserve(b, 24)) return -SL_ENOMEM;
+    b->len += sl_u64_to_dec(b->data + b->len, v);
+    return 0;
 }
 
 int sl_buf_append_i64(sl_buf_t *b, int64_t v) {

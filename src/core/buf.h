@@ -19,6 +19,7 @@ int sl_buf_printf(sl_buf_t *b, const char *fmt, ...) __attribute__((format(print
  * Bytes are copied as they are (the caller guarantees UTF-8 or accepts it as is). */
 int sl_buf_json_escape(sl_buf_t *b, const char *s, size_t n);
 int sl_buf_append_u64(sl_buf_t *b, uint64_t v);
+size_t sl_u64_to_dec(char *out, uint64_t v); /* writes at most 20 bytes, no NUL */
 int sl_buf_append_i64(sl_buf_t *b, int64_t v);
 void sl_buf_free(sl_buf_t *b);
 /* Hands the bytes to the caller (who frees them) and resets b. */

@@ -43,7 +43,7 @@ size_t sl_varint_size(int32_t v) {
 }
 size_t sl_varlong_size(int64_t v) { return uvarint_size(((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
 
-size_t sl_varint_get(const unsigned char *p, size_t len, int32_t *out) {
+size_t sl_varint_get_slow(const unsigned char *p, size_t len, int32_t *out) {
     uint64_t u;
     size_t n = uvarint_get(p, len, SL_VARINT_MAX, &u);
     if (n == 0 || u > 0xffffffffu) return 0;
@@ -52,7 +52,7 @@ size_t sl_varint_get(const unsigned char *p, size_t len, int32_t *out) {
     return n;
 }
 
-size_t sl_varlong_get(const unsigned char *p, size_t len, int64_t *out) {
+size_t sl_varlong_get_slow(const unsigned char *p, size_t len, int64_t *out) {
     uint64_t u;
     size_t n = uvarint_get(p, len, SL_VARLONG_MAX, &u);
     if (n == 0 || (n == SL_VARLONG_MAX && p[n - 1] > 1)) return 0;

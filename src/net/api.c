@@ -23,7 +23,9 @@
 #define FETCH_DEFAULT_LIMIT 1000
 #define FETCH_MAX_LIMIT 100000
 #define FETCH_DEFAULT_BYTES (1u << 20)
-#define FETCH_MAX_BYTES (64u << 20)
+#define FETCH_MAX_BYTES (64u << 20)   /* accepted in max_bytes ... */
+#define FETCH_RESPONSE_BYTES (16u << 20) /* ... but one response holds at most this: building it
+                                           * blocks the loop, so bigger asks are served in parts */
 
 /* Latency histogram buckets (seconds) for /metrics. */
 static const double lat_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
@@ -367,18 +369,29 @@ static void json_topic(sl_buf_t *b, const sl_topic_config_t *c) {
                   c->retention_ms, c->retention_bytes, c->segment_bytes, c->segment_ms, c->created_ms);
 }
 
-/* One fetched record as an NDJSON line. */
+/* One fetched record as an NDJSON line. The fixed parts are written straight into reserved
+ * room (this runs once per event served: the fetch profile put formatting near the top). */
 static void json_record(sl_buf_t *b, const char *topic, uint32_t partition, const sl_fetched_t *r) {
-    sl_buf_reserve(b, r->value_len + r->key_len + strlen(topic) + 128);
-    sl_buf_lit(b, "{\"topic\":\"");
-    sl_buf_append(b, topic, strlen(topic)); /* topic names need no escaping */
-    sl_buf_lit(b, "\",\"partition\":");
-    sl_buf_append_u64(b, partition);
-    sl_buf_lit(b, ",\"offset\":");
-    sl_buf_append_i64(b, r->offset);
-    sl_buf_lit(b, ",\"timestamp\":");
-    sl_buf_append_i64(b, r->timestamp);
-    sl_buf_lit(b, ",\"key\":");
+    size_t tl = strlen(topic); /* topic names need no escaping */
+    if (sl_buf_reserve(b, r->value_len + tl + 128)) return;
+    char *w = b->data + b->len;
+#define PUT(lit) (memcpy(w, lit, sizeof(lit) - 1), w += sizeof(lit) - 1)
+    PUT("{\"topic\":\"");
+    memcpy(w, topic, tl);
+    w += tl;
+    PUT("\",\"partition\":");
+    w += sl_u64_to_dec(w, partition);
+    PUT(",\"offset\":");
+    w += sl_u64_to_dec(w, (uint64_t)r->offset);
+    PUT(",\"timestamp\":");
+    if (r->timestamp < 0) {
+        *w++ = '-';
+        w += sl_u64_to_dec(w, (uint64_t)0 - (uint64_t)r->timestamp);
+    } else {
+        w += sl_u64_to_dec(w, (uint64_t)r->timestamp);
+    }
+    PUT(",\"key\":");
+    b->len = (size_t)(w - b->data);
     if (r->key) {
         sl_buf_putc(b, '"');
         sl_buf_json_escape(b, r->key, r->key_len);
@@ -390,6 +403,7 @@ static void json_record(sl_buf_t *b, const char *topic, uint32_t partition, cons
     if (r->value) sl_buf_append(b, r->value, r->value_len);
     else sl_buf_lit(b, "null");
     sl_buf_lit(b, "}\n");
+#undef PUT
 }
 
 static void json_assignment(sl_buf_t *b, const sl_tp_t *tps, size_t n) {
@@ -720,6 +734,10 @@ static void fetch_send(pending_t *p, sl_http_req_t *req) {
                           p->topic);
     if (rc) return send_engine_error(api, req, p->route, p->t0, rc, "fetch");
     sl_buf_t b = SL_BUF_INIT;
+    size_t want = 0;
+    for (size_t i = 0; i < res.count; i++)
+        want += res.recs[i].value_len + res.recs[i].key_len * 2 + strlen(p->topic) + 100;
+    sl_buf_reserve(&b, want);
     for (size_t i = 0; i < res.count; i++) json_record(&b, p->topic, p->partition, &res.recs[i]);
     char extra[64];
     snprintf(extra, sizeof(extra), "Sluice-Next-Offset: %" PRId64 "\r\n", res.next_offset);
@@ -788,7 +806,7 @@ static void h_fetch(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, c
     snprintf(p->topic, sizeof(p->topic), "%s", t);
     p->partition = part;
     p->limit = limit;
-    p->max_bytes = max_bytes;
+    p->max_bytes = max_bytes < FETCH_RESPONSE_BYTES ? max_bytes : FETCH_RESPONSE_BYTES;
     /* Resolve "latest" now, so a long poll waits for the next event rather than re-reading
      * the end each time. */
     sl_partition_stats_t st;
@@ -967,6 +985,7 @@ static void h_group_poll(sl_api_t *api, sl_http_req_t *req, int route, uint64_t 
     snprintf(p->group, sizeof(p->group), "%s", g);
     snprintf(p->member, sizeof(p->member), "%s", m);
     p->limit = limit;
+    if (max_bytes > FETCH_RESPONSE_BYTES) max_bytes = FETCH_RESPONSE_BYTES;
     p->max_bytes = max_bytes;
     if (timeout > 0) {
         /* Answer at once if there is data or news; otherwise wait. */

@@ -3,6 +3,7 @@
 #include "net/server.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,11 @@ int sl_server_run(const sl_server_config_t *cfg) {
     server_t s;
     memset(&s, 0, sizeof(s));
     signal(SIGPIPE, SIG_IGN);
+    /* Fetch and produce buffers of many MiB come and go with every request. Served from the
+     * heap instead of fresh mmaps they are reused without page faults (the fetch profile spent
+     * ~30 % faulting in zeroed pages); memory above 128 MiB of free heap goes back to the OS. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
     raise_nofile();
     if (!getenv("UV_THREADPOOL_SIZE")) setenv("UV_THREADPOOL_SIZE", "8", 1);
     uv_loop_init(&s.loop);
