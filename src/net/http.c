@@ -67,6 +67,7 @@ struct conn {
     int handles;                /* uv handles not yet closed: tcp, timer */
     unsigned rejected : 1, reading : 1, closed : 1, shutting : 1, shut : 1, eof : 1,
         in_feed : 1, wait_drain : 1, broken : 1;
+    uint64_t write_progress;    /* loop time of the last write progress while output waits */
 };
 
 struct sl_http_server {
@@ -78,7 +79,8 @@ struct sl_http_server {
     void *ud;
     conn_t *conns;
     sl_http_stats_t stats;
-    size_t refs;                /* listener + connections not yet freed */
+    uv_timer_t sweep;           /* closes connections whose peer stopped reading */
+    size_t refs;                /* listener + sweep timer + connections not yet freed */
     int stopping;
     void (*stop_cb)(void *arg);
     void *stop_arg;
@@ -250,6 +252,7 @@ static void on_write(uv_write_t *w, int status) {
     wreq_t *wr = (wreq_t *)w;
     conn_t *c = w->data;
     if (status == 0) c->srv->stats.bytes_out += wr->len;
+    c->write_progress = uv_now(c->srv->loop);
     free(wr->owned);
     free(wr);
     if (status < 0) {
@@ -321,6 +324,8 @@ static int conn_out(conn_t *c, const uv_buf_t *bufs, unsigned n, char *owned) {
     w->owned = owned;
     w->len = total - done;
     w->w.data = c;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+        c->write_progress = uv_now(c->srv->loop); /* the wait for this write starts now */
     rc = uv_write(&w->w, (uv_stream_t *)&c->tcp, rest, m, on_write);
     if (rc < 0) {
         free(w);
@@ -953,6 +958,22 @@ static void on_connection(uv_stream_t *server, int status) {
 
 static void on_listener_closed(uv_handle_t *h) { srv_unref(h->data); }
 
+/* A peer that stops reading would pin its queued output (up to a whole fetch response) for
+ * ever: once output has waited idle_timeout_ms without any progress, the connection goes. */
+static void on_sweep(uv_timer_t *t) {
+    sl_http_server_t *srv = t->data;
+    uint64_t now = uv_now(srv->loop), limit = srv->cfg.idle_timeout_ms;
+    for (conn_t *c = srv->conns; c; c = c->next) {
+        if (c->closed || c->broken) continue;
+        if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) continue;
+        if (now - c->write_progress < limit) continue;
+        sl_info("http: closing a connection whose peer stopped reading (%zu bytes waiting)",
+                uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
+        srv->stats.timeouts++;
+        conn_break(c);
+    }
+}
+
 int sl_http_server_start(uv_loop_t *loop, const sl_http_config_t *cfg, sl_http_handler_cb handler,
                          void *ud, sl_http_server_t **out) {
     struct sockaddr_storage addr;
@@ -985,6 +1006,13 @@ int sl_http_server_start(uv_loop_t *loop, const sl_http_config_t *cfg, sl_http_h
     if (rc < 0) goto failed_listen;
     rc = uv_listen((uv_stream_t *)&srv->listener, SL_HTTP_BACKLOG, on_connection);
     if (rc < 0) goto failed_listen;
+    if (cfg->idle_timeout_ms) {
+        uv_timer_init(loop, &srv->sweep);
+        srv->sweep.data = srv;
+        srv->refs++;
+        uint64_t every = cfg->idle_timeout_ms < 4000 ? cfg->idle_timeout_ms / 4 + 1 : 1000;
+        uv_timer_start(&srv->sweep, on_sweep, every, every);
+    }
     sl_info("http: listening on %s:%d", host, sl_http_server_port(srv));
     *out = srv;
     return 0;
@@ -1014,6 +1042,7 @@ void sl_http_server_stop(sl_http_server_t *srv, void (*cb)(void *arg), void *arg
     srv->stop_cb = cb;
     srv->stop_arg = arg;
     uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    if (srv->cfg.idle_timeout_ms) uv_close((uv_handle_t *)&srv->sweep, on_listener_closed);
     for (conn_t *c = srv->conns; c; c = c->next) conn_close(c); /* unlinked only when freed */
 }
 

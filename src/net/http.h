@@ -79,7 +79,7 @@ void sl_http_server_stop(sl_http_server_t *srv, void (*cb)(void *arg), void *arg
 typedef struct sl_http_stats {
     uint64_t connections_accepted, connections_rejected, connections_open;
     uint64_t requests, bytes_in, bytes_out;
-    uint64_t timeouts;             /* 408s sent; idle keep-alive closes are not counted */
+    uint64_t timeouts;             /* 408s sent and peers closed for not reading; idle keep-alive closes are not counted */
 } sl_http_stats_t;
 void sl_http_server_stats(sl_http_server_t *srv, sl_http_stats_t *out);
 

@@ -96,6 +96,33 @@ def test_idle_connection_closed(make_server):
     assert closed and data == b"", data
 
 
+def test_peer_that_stops_reading_is_closed(make_server):
+    """A client that asks for a large response and never reads it must not pin that memory for
+    ever: once its output waits longer than the idle timeout without progress, it is closed,
+    and the server keeps serving others."""
+    import socket
+    srv = make_server("--idle-timeout-ms", "800")
+    create_topic(srv, "t")
+    pad = "x" * 1000
+    for _ in range(8):
+        produce_ok(srv, "t", [{"pad": pad, "i": i} for i in range(2000)], NDJSON)
+    s = connect(srv)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /v1/topics/t/partitions/0/events?offset=0&limit=100000&max_bytes=67108864 "
+              b"HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.3)
+    m0 = srv.get("/metrics").text
+    deadline = time.monotonic() + 10
+    closed = False
+    while time.monotonic() < deadline and not closed:
+        time.sleep(0.3)
+        closed = "peer stopped reading" in srv.logs()
+    s.close()
+    assert closed, "a peer that never reads kept its connection (and queued response) open"
+    assert srv.get("/healthz").status_code == 200
+    assert "sluice_http_timeouts_total" in m0
+
+
 def test_busy_keepalive_connection_not_closed(make_server):
     srv = make_server("--idle-timeout-ms", "600")
     s = connect(srv)
