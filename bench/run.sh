@@ -149,6 +149,9 @@ rm -f "$TMP/ddtest"
 DISK_MBS=$(echo "$DD" | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[kMG]B\/s$/) {
     v = $(i - 1); sub(",", ".", v); print ($i == "GB/s") ? v * 1000 : ($i == "kB/s") ? v / 1000 : v}}')
 echo "disk: $DD"
+# the floor of one durable acknowledgement on this disk: 4 KiB write + fdatasync
+FSYNC_PROBE=$("$LG-fsync-probe" "$TMP" 2000 | grep '^RESULT' || true)
+echo "$FSYNC_PROBE" | sed 's/^/  /'
 
 # --- batched: 1,000 events per request, 16 clients ------------------------------------------
 echo "== batched"
@@ -337,6 +340,7 @@ echo "      durability: sluice fdatasyncs before every ack; nginx stores nothing
 echo "  sluice batched events/s: $SB  [>= 1,000,000]"
 echo "  sluice batched payload MB/s / disk fdatasync MB/s: $SB_MB / $DISK_MBS = $(ratio "$SB_MB" "$DISK_MBS")  (on-disk bytes incl. record framing: $ON_DISK_MBS MB/s = $(ratio "$ON_DISK_MBS" "$DISK_MBS"))"
 echo "  sluice single at half load ($HALF/s): p50 $(get sluice single-rate p50_ms) ms, p99 $(get sluice single-rate p99_ms) ms  [p99 <= 5 ms]"
+echo "  the disk itself, same run (4 KiB write + fdatasync, the floor of one durable ack): $(echo $FSYNC_PROBE | tr "\n" " ")"
 echo "  sluice read-back: $(get sluice fetch events_per_s) events/s, $(get sluice fetch resp_mb_per_s) MB/s of response, $(get sluice fetch event_mb_per_s) MB/s of event payload  [>= 1 GB/s]; Redis XRANGE: $(get redis xrange events_per_s) entries/s"
 echo "  sluice idle RSS: $(awk -v k="$IDLE_RSS" 'BEGIN { printf "%.1f", k / 1024 }') MiB [<= 16]; peak under batched load: $(awk -v k="$(get sluice batched rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }') MiB [<= 256]"
 echo "RESULTS_FILE $RES"
