@@ -47,6 +47,7 @@ typedef struct sl_engine_config {
     uint64_t segment_ms;             /* default for new topics: 7 days */
     uint64_t retention_check_ms;     /* how often retention runs: 1000 */
     uint64_t session_check_ms;       /* how often group sessions are checked: 200 */
+    uint64_t offsets_compact_bytes;  /* compact the committed-offsets log past this: 64 MiB */
 } sl_engine_config_t;
 
 void sl_engine_config_defaults(sl_engine_config_t *cfg);

@@ -35,6 +35,7 @@ void sl_engine_config_defaults(sl_engine_config_t *cfg) {
     cfg->segment_ms = 7ull * 24 * 3600 * 1000;
     cfg->retention_check_ms = 1000;
     cfg->session_check_ms = 200;
+    cfg->offsets_compact_bytes = 64u << 20;
 }
 
 /* ---- small file helpers --------------------------------------------------------------------- */
@@ -738,6 +739,7 @@ int sl_engine_open(uv_loop_t *loop, const sl_engine_config_t *cfg, sl_engine_t *
     if (!e->cfg.segment_bytes) e->cfg.segment_bytes = 128u << 20;
     if (!e->cfg.retention_check_ms) e->cfg.retention_check_ms = 1000;
     if (!e->cfg.session_check_ms) e->cfg.session_check_ms = 200;
+    if (!e->cfg.offsets_compact_bytes) e->cfg.offsets_compact_bytes = 64u << 20;
     if (!(e->data_dir = strdup(cfg->data_dir))) goto failed;
     if (!(e->topics_dir = path_join(e->data_dir, "topics"))) goto failed;
     if (!(e->tmp_dir = path_join(e->data_dir, "tmp"))) goto failed;

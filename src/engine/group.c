@@ -601,9 +601,7 @@ int sl_group_commit(sl_engine_t *e, const char *group, const char *member, int64
 
 /* ---- compaction ------------------------------------------------------------------------------ */
 
-#define OFFSETS_COMPACT_BYTES (64u << 20)
-
-/* Keeps the offsets log small: past OFFSETS_COMPACT_BYTES, start a new segment with a snapshot
+/* Keeps the offsets log small: past cfg.offsets_compact_bytes, start a new segment with a snapshot
  * of every group's committed offsets, and once that snapshot is durable delete the segments
  * before it (everything in them is superseded). Called from the engine's retention timer. */
 void sl__groups_maintain(sl_engine_t *e) {
@@ -618,7 +616,7 @@ void sl__groups_maintain(sl_engine_t *e) {
         }
         return;
     }
-    if (sl_log_bytes(p->log) < OFFSETS_COMPACT_BYTES || sl_log_roll(p->log)) return;
+    if (sl_log_bytes(p->log) < e->cfg.offsets_compact_bytes || sl_log_roll(p->log)) return;
     int64_t at = p->log->next_offset;
     for (size_t k = 0; k < e->ngroups; k++) {
         sl_group_t *g = e->groups[k];

@@ -379,6 +379,58 @@ static void fsync_never_acks_after_write(void **state) {
     assert_int_equal(a.status, 0);
 }
 
+
+/* Committed offsets live in a log that is compacted online: many commits later, the log is
+ * small again, and a restart still finds the last offset of every partition. */
+static void offsets_log_compacts_and_survives_restart(void **state) {
+    fixture_t *f = *state;
+    close_engine(f);
+    f->cfg.offsets_compact_bytes = 16384;
+    f->cfg.retention_check_ms = 10; /* the compaction runs on the retention timer */
+    open_engine(f);
+    make_topic(f, "oc", 3);
+    const char *topics[] = {"oc"};
+    sl_join_config_t jc = {.topics = topics, .topic_count = 1, .session_timeout_ms = 600000};
+    sl_assignment_t as;
+    assert_int_equal(sl_group_join(f->e, "cg", &jc, &as), 0);
+    for (int i = 1; i <= 600; i++) {
+        sl_commit_t cm[3] = {{"oc", 0, i}, {"oc", 1, 2 * i}, {"oc", 2, 3 * i}};
+        int done = 0;
+        assert_int_equal(sl_group_commit(f->e, "cg", as.member_id, as.generation, cm, 3, watch_fired, &done), 0);
+        wait_for(f, &done);
+        assert_int_equal(done, 1);
+        if (i % 100 == 0) { /* let the retention timer run */
+            for (int k = 0; k < 5; k++) {
+                usleep(12000);
+                uv_run(&f->loop, UV_RUN_NOWAIT);
+            }
+        }
+    }
+    for (int k = 0; k < 10; k++) {
+        usleep(12000);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    sl_assignment_free(&as);
+    /* 600 commits of 3 offsets are ~ 60 KiB of records: compaction must have started new
+     * segments from snapshots and deleted the first one. */
+    char path[160];
+    snprintf(path, sizeof(path), "%s/groups/offsets/00000000000000000000.log", f->dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    close_engine(f);
+    open_engine(f);
+    sl_group_info_t gi;
+    assert_int_equal(sl_group_describe(f->e, "cg", &gi), 0);
+    int seen = 0;
+    for (size_t i = 0; i < gi.offset_count; i++) {
+        const sl_offset_info_t *o = &gi.offsets[i];
+        assert_string_equal(o->tp.topic, "oc");
+        assert_int_equal(o->committed, 600 * (int64_t)(o->tp.partition + 1));
+        seen++;
+    }
+    assert_int_equal(seen, 3);
+    sl_group_info_free(&gi);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(topic_lifecycle, setup, teardown),
@@ -388,6 +440,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(groups_rebalance_sticky_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(group_fetch_resumes_from_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(fsync_never_acks_after_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(offsets_log_compacts_and_survives_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
