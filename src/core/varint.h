@@ -18,7 +18,7 @@ size_t sl_varlong_get_slow(const unsigned char *p, size_t len, int64_t *out);
 
 /* Inline fast paths for one and two bytes (record lengths, deltas, key and value sizes). */
 static inline size_t sl_varint_get(const unsigned char *p, size_t len, int32_t *out) {
-    if (len >= 2 && !(p[0] & 0x80)) {
+    if (len >= 1 && !(p[0] & 0x80)) {
         *out = (int32_t)((uint32_t)(p[0] >> 1) ^ (~(uint32_t)(p[0] & 1) + 1));
         return 1;
     }
@@ -30,9 +30,14 @@ static inline size_t sl_varint_get(const unsigned char *p, size_t len, int32_t *
     return sl_varint_get_slow(p, len, out);
 }
 static inline size_t sl_varlong_get(const unsigned char *p, size_t len, int64_t *out) {
-    if (len >= 2 && !(p[0] & 0x80)) {
+    if (len >= 1 && !(p[0] & 0x80)) {
         *out = (int64_t)((uint64_t)(p[0] >> 1) ^ (~(uint64_t)(p[0] & 1) + 1));
         return 1;
+    }
+    if (len >= 2 && !(p[1] & 0x80)) {
+        uint64_t u = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        *out = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+        return 2;
     }
     return sl_varlong_get_slow(p, len, out);
 }

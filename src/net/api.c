@@ -384,12 +384,19 @@ static void json_record(sl_buf_t *b, const char *topic, uint32_t partition, cons
     PUT(",\"offset\":");
     w += sl_u64_to_dec(w, (uint64_t)r->offset);
     PUT(",\"timestamp\":");
-    if (r->timestamp < 0) {
-        *w++ = '-';
-        w += sl_u64_to_dec(w, (uint64_t)0 - (uint64_t)r->timestamp);
-    } else {
-        w += sl_u64_to_dec(w, (uint64_t)r->timestamp);
+    /* The records of a batch mostly share one timestamp: format it once. */
+    static __thread int64_t last_ts = INT64_MIN;
+    static __thread char ts_txt[24];
+    static __thread size_t ts_len;
+    if (r->timestamp != last_ts) {
+        last_ts = r->timestamp;
+        ts_len = 0;
+        if (r->timestamp < 0) ts_txt[ts_len++] = '-';
+        ts_len += sl_u64_to_dec(ts_txt + ts_len, r->timestamp < 0 ? (uint64_t)0 - (uint64_t)r->timestamp
+                                                                  : (uint64_t)r->timestamp);
     }
+    memcpy(w, ts_txt, ts_len);
+    w += ts_len;
     PUT(",\"key\":");
     b->len = (size_t)(w - b->data);
     if (r->key) {

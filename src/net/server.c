@@ -78,8 +78,10 @@ int sl_server_run(const sl_server_config_t *cfg) {
     signal(SIGPIPE, SIG_IGN);
     /* Fetch and produce buffers of many MiB come and go with every request. Served from the
      * heap instead of fresh mmaps they are reused without page faults (the fetch profile spent
-     * ~30 % faulting in zeroed pages); memory above 128 MiB of free heap goes back to the OS. */
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+     * ~30 % faulting in zeroed pages); free heap above 128 MiB goes back to the OS. Responses
+     * are capped at 16 MiB, under the 32 MiB threshold. */
+    if (!mallopt(M_MMAP_THRESHOLD, 32 << 20)) /* glibc's maximum on 64-bit */
+        sl_warn("mallopt(M_MMAP_THRESHOLD) refused: large buffers stay mmap'ed");
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
     raise_nofile();
     if (!getenv("UV_THREADPOOL_SIZE")) setenv("UV_THREADPOOL_SIZE", "8", 1);
