@@ -386,7 +386,7 @@ int sl_log_sync_finish(sl_log_t *log, sl_log_sync_t *job) {
     if (job->err) {
         /* After a failed fdatasync the kernel may have dropped the dirty pages: nothing after
          * the durable offset can be trusted. Stop taking writes; a restart recovers. */
-        sl_error("%s: fdatasync failed: %s; the partition takes no more writes until restart",
+        sl_error("%s: write or fdatasync failed: %s; the partition takes no more writes until restart",
                  log->dir, strerror(job->err));
         log->failed = 1;
         if (job->dir_fd >= 0) log->dir_dirty = 1;

@@ -12,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+
 #include "core/hash.h"
+#include "engine/internal.h"
 #include "sluice.h"
 
 typedef struct fixture {
@@ -431,6 +434,49 @@ static void offsets_log_compacts_and_survives_restart(void **state) {
     sl_group_info_free(&gi);
 }
 
+
+/* An I/O error in the sync job (injected: the tail segment's descriptor is swapped for a
+ * read-only one, so the job's write fails with EBADF): the waiting request gets -SL_EIO, the
+ * partition refuses further writes with -SL_EFAILED, other partitions and all reads go on, and
+ * a restart recovers exactly the durable data. */
+static void sync_error_fails_partition_not_engine(void **state) {
+    fixture_t *f = *state;
+    make_topic(f, "io", 2);
+    sl_record_t ok = {.value = "{\"v\":1}", .value_len = 7, .partition = 0, .timestamp = -1};
+    ack_t a;
+    produce(f, "io", &ok, 1, &a);
+    sl_topic_t *t = sl__topic_find(f->e, "io");
+    assert_non_null(t);
+    sl_segment_t *seg = t->parts[0]->log->segs[t->parts[0]->log->nsegs - 1];
+    int ro = open(seg->path, O_RDONLY);
+    assert_true(ro >= 0);
+    int saved = dup(seg->fd);
+    assert_int_equal(dup2(ro, seg->fd), seg->fd);
+    close(ro);
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(sl_produce(f->e, "io", &ok, 1, on_ack, &a), 0);
+    wait_for(f, &a.done);
+    assert_int_equal(a.status, -SL_EIO);
+    assert_int_equal(sl_produce(f->e, "io", &ok, 1, on_ack, &a), -SL_EFAILED);
+    /* The other partition still takes writes; reads of partition 0 still serve what was durable. */
+    sl_record_t other = ok;
+    other.partition = 1;
+    produce(f, "io", &other, 1, &a);
+    sl_fetch_result_t res;
+    assert_int_equal(sl_fetch(f->e, "io", 0, SL_OFFSET_EARLIEST, 10, 1 << 20, &res), 0);
+    assert_int_equal(res.count, 1);
+    sl_fetch_result_free(&res);
+    assert_int_equal(dup2(saved, seg->fd), seg->fd); /* restore, so close can write the index */
+    close(saved);
+    close_engine(f);
+    open_engine(f);
+    sl_partition_stats_t st;
+    assert_int_equal(sl_partition_stats(f->e, "io", 0, &st), 0);
+    assert_int_equal(st.latest_offset, 1);
+    produce(f, "io", &ok, 1, &a); /* writable again after the restart */
+    assert_int_equal(a.offs[0].offset, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(topic_lifecycle, setup, teardown),
@@ -441,6 +487,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(group_fetch_resumes_from_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(fsync_never_acks_after_write, setup, teardown),
         cmocka_unit_test_setup_teardown(offsets_log_compacts_and_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(sync_error_fails_partition_not_engine, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
