@@ -752,7 +752,7 @@ static void fetch_send(pending_t *p, sl_http_req_t *req) {
     respond_buf(api, req, p->route, p->t0, 200, "application/x-ndjson", extra, &b);
 }
 
-static void group_send(pending_t *p, sl_http_req_t *req);
+static int group_answer(pending_t *p, sl_http_req_t *req, int wait);
 
 static void poll_finish(pending_t *p) {
     sl_http_req_t *req = p->req;
@@ -760,7 +760,7 @@ static void poll_finish(pending_t *p) {
     uv_timer_stop(&p->timer);
     req->on_abort = NULL;
     if (p->kind == P_FETCH) fetch_send(p, req);
-    else group_send(p, req);
+    else group_answer(p, req, 0);
     pending_free(p);
 }
 
@@ -771,6 +771,27 @@ static void poll_wake(void *ud, int status) {
     (void)status;
     p->watch = NULL; /* fired watches free themselves */
     poll_finish(p);
+}
+
+/* The limit, max_bytes and timeout_ms parameters of the fetch and poll routes. -1 when one is
+ * malformed (the 400 is sent). max_bytes comes back capped at FETCH_RESPONSE_BYTES. */
+static int poll_params(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, uint64_t *limit,
+                       uint64_t *max_bytes, uint64_t *timeout) {
+    if (query_u64(req->query, "limit", 1, FETCH_MAX_LIMIT, FETCH_DEFAULT_LIMIT, limit)) {
+        ERR(400, "bad_request", "limit must be an integer from 1 to %u", FETCH_MAX_LIMIT);
+        return -1;
+    }
+    if (query_u64(req->query, "max_bytes", 1, FETCH_MAX_BYTES, FETCH_DEFAULT_BYTES, max_bytes)) {
+        ERR(400, "bad_request", "max_bytes must be an integer from 1 to %u", FETCH_MAX_BYTES);
+        return -1;
+    }
+    if (query_u64(req->query, "timeout_ms", 0, api->lim.max_timeout_ms, 0, timeout)) {
+        ERR(400, "bad_request", "timeout_ms must be an integer from 0 to %" PRIu64,
+            api->lim.max_timeout_ms);
+        return -1;
+    }
+    if (*max_bytes > FETCH_RESPONSE_BYTES) *max_bytes = FETCH_RESPONSE_BYTES;
+    return 0;
 }
 
 static void h_fetch(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t,
@@ -801,19 +822,13 @@ static void h_fetch(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, c
         }
     }
     uint64_t limit, max_bytes, timeout;
-    if (query_u64(req->query, "limit", 1, FETCH_MAX_LIMIT, FETCH_DEFAULT_LIMIT, &limit))
-        return ERR(400, "bad_request", "limit must be an integer from 1 to %u", FETCH_MAX_LIMIT);
-    if (query_u64(req->query, "max_bytes", 1, FETCH_MAX_BYTES, FETCH_DEFAULT_BYTES, &max_bytes))
-        return ERR(400, "bad_request", "max_bytes must be an integer from 1 to %u", FETCH_MAX_BYTES);
-    if (query_u64(req->query, "timeout_ms", 0, api->lim.max_timeout_ms, 0, &timeout))
-        return ERR(400, "bad_request", "timeout_ms must be an integer from 0 to %" PRIu64,
-                   api->lim.max_timeout_ms);
+    if (poll_params(api, req, route, t0, &limit, &max_bytes, &timeout)) return;
     pending_t *p = pending_new(api, req, route, t0, P_FETCH, 1);
     if (!p) return ERR(500, "out_of_memory", "out of memory");
     snprintf(p->topic, sizeof(p->topic), "%s", t);
     p->partition = part;
     p->limit = limit;
-    p->max_bytes = max_bytes < FETCH_RESPONSE_BYTES ? max_bytes : FETCH_RESPONSE_BYTES;
+    p->max_bytes = max_bytes;
     /* Resolve "latest" now, so a long poll waits for the next event rather than re-reading
      * the end each time. */
     sl_partition_stats_t st;
@@ -943,17 +958,32 @@ static void h_stream(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, 
 
 /* ---- groups ------------------------------------------------------------------------------------- */
 
-static void group_send(pending_t *p, sl_http_req_t *req) {
+/* Answers a member's poll: 404 once it is gone, 409 with the new assignment after a rebalance,
+ * else the records waiting on its partitions. With wait, and no record waiting, it registers a
+ * watch instead and returns 1: the answer comes on wake-up or timeout (poll_finish). */
+static int group_answer(pending_t *p, sl_http_req_t *req, int wait) {
     sl_api_t *api = p->api;
     sl_assignment_t a;
-    int hb = sl_group_heartbeat(api->e, p->group, p->member, &a);
+    sl_group_fetch_t *f = NULL;
+    size_t nf = 0;
+    int hb = sl_group_heartbeat(api->e, p->group, p->member, &a), rc = 0;
+    if (hb == 0) {
+        rc = sl_group_fetch(api->e, p->group, p->member, p->limit, p->max_bytes, &f, &nf);
+        if (rc == 0 && nf == 0 && wait) {
+            sl_group_fetch_free(f, nf);
+            if (sl_group_watch(api->e, p->group, p->member, poll_wake, p, &p->watch) == 0) return 1;
+            f = NULL;
+        }
+    }
     sl_group_poll_done(api->e, p->group, p->member);
-    if (hb == -SL_ENOTFOUND)
-        return send_error(api, req, p->route, p->t0, 404, "member_not_found", NULL,
-                          "no member \"%s\" in group \"%s\" (it left or timed out): join again",
-                          p->member, p->group);
-    if (hb < 0) return send_engine_error(api, req, p->route, p->t0, hb, "poll");
-    if (hb == 1) {
+    req->on_abort = NULL;
+    if (hb == -SL_ENOTFOUND) {
+        send_error(api, req, p->route, p->t0, 404, "member_not_found", NULL,
+                   "no member \"%s\" in group \"%s\" (it left or timed out): join again",
+                   p->member, p->group);
+    } else if (hb < 0 || rc < 0) {
+        send_engine_error(api, req, p->route, p->t0, hb < 0 ? hb : rc, "poll");
+    } else if (hb == 1) {
         sl_buf_t x = SL_BUF_INIT;
         sl_buf_printf(&x, "\"generation\":%" PRId64 ",\"assignment\":", a.generation);
         json_assignment(&x, a.tps, a.count);
@@ -963,82 +993,31 @@ static void group_send(pending_t *p, sl_http_req_t *req) {
                    "group \"%s\" rebalanced: this member's partitions changed; poll again to read "
                    "them from their committed offsets", p->group);
         sl_buf_free(&x);
-        return;
+    } else {
+        sl_buf_t b = SL_BUF_INIT;
+        for (size_t i = 0; i < nf; i++)
+            for (size_t k = 0; k < f[i].res.count; k++)
+                json_record(&b, f[i].tp.topic, f[i].tp.partition, &f[i].res.recs[k]);
+        respond_buf(api, req, p->route, p->t0, 200, "application/x-ndjson", NULL, &b);
     }
-    sl_group_fetch_t *f;
-    size_t nf;
-    int rc = sl_group_fetch(api->e, p->group, p->member, p->limit, p->max_bytes, &f, &nf);
-    if (rc) return send_engine_error(api, req, p->route, p->t0, rc, "poll");
-    sl_buf_t b = SL_BUF_INIT;
-    for (size_t i = 0; i < nf; i++)
-        for (size_t k = 0; k < f[i].res.count; k++)
-            json_record(&b, f[i].tp.topic, f[i].tp.partition, &f[i].res.recs[k]);
     sl_group_fetch_free(f, nf);
-    respond_buf(api, req, p->route, p->t0, 200, "application/x-ndjson", NULL, &b);
+    return 0;
 }
 
 static void h_group_poll(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g,
                          const char *m) {
     uint64_t limit, timeout, max_bytes;
-    if (query_u64(req->query, "limit", 1, FETCH_MAX_LIMIT, FETCH_DEFAULT_LIMIT, &limit))
-        return ERR(400, "bad_request", "limit must be an integer from 1 to %u", FETCH_MAX_LIMIT);
-    if (query_u64(req->query, "max_bytes", 1, FETCH_MAX_BYTES, FETCH_DEFAULT_BYTES, &max_bytes))
-        return ERR(400, "bad_request", "max_bytes must be an integer from 1 to %u", FETCH_MAX_BYTES);
-    if (query_u64(req->query, "timeout_ms", 0, api->lim.max_timeout_ms, 0, &timeout))
-        return ERR(400, "bad_request", "timeout_ms must be an integer from 0 to %" PRIu64,
-                   api->lim.max_timeout_ms);
+    if (poll_params(api, req, route, t0, &limit, &max_bytes, &timeout)) return;
     pending_t *p = pending_new(api, req, route, t0, P_GROUP, 1);
     if (!p) return ERR(500, "out_of_memory", "out of memory");
     snprintf(p->group, sizeof(p->group), "%s", g);
     snprintf(p->member, sizeof(p->member), "%s", m);
     p->limit = limit;
-    if (max_bytes > FETCH_RESPONSE_BYTES) max_bytes = FETCH_RESPONSE_BYTES;
     p->max_bytes = max_bytes;
-    if (timeout > 0) {
-        /* Answer at once if there is data or news; otherwise wait. */
-        sl_assignment_t a;
-        int hb = sl_group_heartbeat(api->e, g, m, &a);
-        if (hb == 1) {
-            /* keep the news for group_send: undo by re-marking is not possible, so answer now */
-            sl_buf_t x = SL_BUF_INIT;
-            sl_buf_printf(&x, "\"generation\":%" PRId64 ",\"assignment\":", a.generation);
-            json_assignment(&x, a.tps, a.count);
-            sl_buf_putc(&x, 0);
-            sl_assignment_free(&a);
-            req->on_abort = NULL;
-            send_error(api, req, route, t0, 409, "rebalance", x.data,
-                       "group \"%s\" rebalanced: this member's partitions changed; poll again to "
-                       "read them from their committed offsets", g);
-            sl_buf_free(&x);
-            pending_free(p);
-            return;
-        }
-        if (hb == 0) {
-            /* Answer at once when records are waiting; wait only when there are none. */
-            sl_group_fetch_t *f;
-            size_t nf;
-            int rc = sl_group_fetch(api->e, g, m, limit, max_bytes, &f, &nf);
-            if (rc == 0 && nf > 0) {
-                sl_group_poll_done(api->e, g, m);
-                sl_buf_t b = SL_BUF_INIT;
-                for (size_t i = 0; i < nf; i++)
-                    for (size_t k = 0; k < f[i].res.count; k++)
-                        json_record(&b, f[i].tp.topic, f[i].tp.partition, &f[i].res.recs[k]);
-                sl_group_fetch_free(f, nf);
-                req->on_abort = NULL;
-                respond_buf(api, req, route, t0, 200, "application/x-ndjson", NULL, &b);
-                pending_free(p);
-                return;
-            }
-            if (rc == 0) sl_group_fetch_free(f, nf);
-            if (rc == 0 && sl_group_watch(api->e, g, m, poll_wake, p, &p->watch) == 0) {
-                uv_timer_start(&p->timer, poll_timeout, timeout, 0);
-                return;
-            }
-        }
+    if (group_answer(p, req, timeout > 0)) {
+        uv_timer_start(&p->timer, poll_timeout, timeout, 0);
+        return;
     }
-    req->on_abort = NULL;
-    group_send(p, req);
     pending_free(p);
 }
 

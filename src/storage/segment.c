@@ -210,6 +210,18 @@ static int all_zero(int fd, uint64_t from, uint64_t to) {
     return 1;
 }
 
+/* Zeros after the data were written ahead of it (see log.c) and never reached: not damage.
+ * Cuts them without a word; anything else past end is left for the caller to judge. */
+static int cut_zero_tail(sl_segment_t *s, uint64_t end, uint64_t *file_size) {
+    if (end >= *file_size || !all_zero(s->fd, end, *file_size)) return 0;
+    if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
+        sl_error("truncate %s: %s", s->path, strerror(errno));
+        return io_err(errno);
+    }
+    *file_size = end;
+    return 0;
+}
+
 /* Loads .index/.timeindex if they are consistent with the log; 1 if loaded, 0 if not. */
 static int load_index(sl_segment_t *s, uint64_t file_size) {
     char *ip = sibling_path(s, ".index"), *tp = sibling_path(s, ".timeindex");
@@ -291,14 +303,7 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
         if (last.max_ts > s->max_ts) s->max_ts = last.max_ts;
     }
     if ((rc = scan(s, from, file_size, check_all, &end))) goto failed_stat;
-    if (end < file_size && all_zero(s->fd, end, file_size)) {
-        /* Zeros written ahead of the data (see log.c) and never reached: not damage. */
-        if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
-            rc = io_err(errno);
-            goto failed_stat;
-        }
-        file_size = end;
-    }
+    if ((rc = cut_zero_tail(s, end, &file_size))) goto failed_stat;
     if (end < file_size) {
         if (!check_all) {
             /* A sealed segment whose index pointed at a bad place: scan it fully, with CRCs. */
@@ -308,13 +313,7 @@ int sl_segment_open(const char *dir, int64_t base_offset, int check_all, uint64_
             s->bytes_since_index = 0;
             if ((rc = scan(s, 0, file_size, 1, &end))) goto failed_stat;
         }
-        if (end < file_size && all_zero(s->fd, end, file_size)) {
-            if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
-                rc = io_err(errno);
-                goto failed_stat;
-            }
-            file_size = end;
-        }
+        if ((rc = cut_zero_tail(s, end, &file_size))) goto failed_stat;
         if (end < file_size) {
             if (ftruncate(s->fd, (off_t)end) || fdatasync(s->fd)) {
                 rc = io_err(errno);
