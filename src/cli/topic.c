@@ -368,6 +368,20 @@ static void print_topic_table(yajl_val topic) {
     table_free(&parts);
 }
 
+/* METHOD /v1/topics/NAME (name already escaped). 0 with a 2xx answer in http; -1 after
+ * printing why (connection failure or the server's refusal). */
+static int topic_request(sl_cli_ctx_t *ctx, sl_http_t *http, cli_buf_t *path, const char *method,
+                         const char *name, const char *cmd) {
+    cli_buf_printf(path, "/v1/topics/%s", name);
+    if (sl_http_init(http, ctx->server) != 0) return -1;
+    if (sl_http_do(http, method, path->data, NULL, NULL, 0, cmd) != 0) return -1;
+    if (http->status >= 300) {
+        sl_http_print_error(http, cmd, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static int topic_describe(sl_cli_ctx_t *ctx, int argc, char **argv) {
     const char *cmd = argv[0];
     view_opts_t v = {0};
@@ -380,13 +394,7 @@ static int topic_describe(sl_cli_ctx_t *ctx, int argc, char **argv) {
     rc = SL_CLI_FAIL;
 
     name = sl_cli_escape(v.name);
-    cli_buf_printf(&path, "/v1/topics/%s", name);
-    if (sl_http_init(&http, ctx->server) != 0) goto out;
-    if (sl_http_do(&http, "GET", path.data, NULL, NULL, 0, cmd) != 0) goto out;
-    if (http.status >= 300) {
-        sl_http_print_error(&http, cmd, NULL);
-        goto out;
-    }
+    if (topic_request(ctx, &http, &path, "GET", name, cmd)) goto out;
     if (!v.table) {
         rc = sl_cli_print_body(&http.body, cmd);
         goto out;
@@ -413,13 +421,7 @@ static int topic_delete(sl_cli_ctx_t *ctx, int argc, char **argv) {
     rc = SL_CLI_FAIL;
 
     name = sl_cli_escape(v.name);
-    cli_buf_printf(&path, "/v1/topics/%s", name);
-    if (sl_http_init(&http, ctx->server) != 0) goto out;
-    if (sl_http_do(&http, "DELETE", path.data, NULL, NULL, 0, cmd) != 0) goto out;
-    if (http.status >= 300) {
-        sl_http_print_error(&http, cmd, NULL);
-        goto out;
-    }
+    if (topic_request(ctx, &http, &path, "DELETE", name, cmd)) goto out;
     printf("deleted topic %s\n", v.name);
     rc = fflush(stdout) == 0 ? SL_CLI_OK : SL_CLI_FAIL;
 out:
