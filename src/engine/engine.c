@@ -558,7 +558,7 @@ int sl_produce(sl_engine_t *e, const char *topic, const sl_record_t *recs, size_
              * cannot track it; report the error (the client retries). */
             req->status = rc;
         }
-        sl__partition_kick(p);
+        if (e->cfg.fsync == SL_FSYNC_ALWAYS) sl__partition_kick(p); /* else: the timer, or never */
     }
     e->stats.events_in += n;
     e->stats.produce_requests++;
@@ -684,7 +684,8 @@ static void retention_cb(uv_timer_t *timer) {
         }
         for (uint32_t k = 0; k < t->cfg.partitions; k++) {
             sl_partition_t *p = t->parts[k];
-            if (sl_log_retain(p->log, now, t->cfg.retention_ms, t->cfg.retention_bytes) > 0)
+            if (sl_log_retain(p->log, now, t->cfg.retention_ms, t->cfg.retention_bytes) > 0 &&
+                e->cfg.fsync != SL_FSYNC_NEVER)
                 sl__partition_kick(p); /* sync the directory */
         }
         i++;

@@ -549,7 +549,7 @@ static int offsets_append(sl_engine_t *e, const char *group, const sl_commit_t *
     req->ud = ud;
     req->pending = 1;
     if ((rc = sl__partition_wait(p, req, p->log->next_offset))) req->status = rc;
-    sl__partition_kick(p);
+    if (e->cfg.fsync == SL_FSYNC_ALWAYS) sl__partition_kick(p);
     if (--req->pending == 0) sl__ready_push(e, req);
     return 0;
 }

@@ -189,7 +189,7 @@ static void sync_after(uv_work_t *req, int status) {
         sl__partition_fail_all(p, -SL_EIO);
     } else {
         sl__partition_published(p);
-        if (!e->closing) sl__partition_kick(p);
+        if (!e->closing && e->cfg.fsync == SL_FSYNC_ALWAYS) sl__partition_kick(p);
     }
     if (e->closing && e->syncs_running == 0) {
         sl__engine_close_continue(e); /* engine.c finishes the close */

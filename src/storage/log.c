@@ -524,7 +524,10 @@ int sl_log_retain(sl_log_t *log, int64_t now_ms, int64_t retention_ms, int64_t r
     uint64_t total = sl_log_bytes(log);
     while (log->nsegs > 1) {
         sl_segment_t *s = log->segs[0];
-        if (s->sync_ref || s->synced < s->size) break;
+        /* Only what readers may already see (below the durable offset: with fsync=never that is
+         * everything written, as nothing is ever synced), never a segment an fsync job holds or
+         * whose batches still wait to be written. */
+        if (s->sync_ref || s->pend.n || s->next_offset > log->durable_offset) break;
         int by_bytes = retention_bytes >= 0 && total - s->size >= (uint64_t)retention_bytes;
         int by_time = retention_ms >= 0 && s->max_ts >= 0 && s->max_ts < now_ms - retention_ms;
         if (!by_bytes && !by_time) break;

@@ -300,6 +300,25 @@ def test_retention_bytes_deletes_whole_old_segments(server):
     assert [r["value"] for r in recs] == sent[recs[0]["offset"]:]
 
 
+@pytest.mark.parametrize("fsync", ["never", "interval:200"])
+def test_retention_without_fsync_always(make_server, fsync):
+    """With fsync=never nothing is ever synced: retention must still delete old segments (it
+    deletes what readers can see, not only what an fsync covered)."""
+    srv = make_server("--fsync", fsync)
+    create_topic(srv, "t", segment_bytes=4096, retention_bytes=8192)
+    sent = produce_many_small(srv, "t", 200)
+    end = time.monotonic() + 10
+    while True:
+        st = describe_topic(srv, "t")["partition_stats"][0]
+        if st["earliest_offset"] > 0 and st["bytes"] <= 8192 + 4096 + 1024:
+            break
+        assert time.monotonic() < end, "retention never ran with fsync=%s: %s" % (fsync, st)
+        time.sleep(0.2)
+    recs = fetch_all(srv, "t", 0)
+    assert [r["value"] for r in recs] == sent[recs[0]["offset"]:]
+    assert recs[-1]["offset"] == 199
+
+
 def test_retention_ms_deletes_old_segments(server):
     create_topic(server, "t", segment_ms=300, retention_ms=1000)
     produce_many_small(server, "t", 5)
