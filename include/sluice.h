@@ -80,6 +80,8 @@ typedef struct sl_topic_config {
     int64_t created_ms;            /* set by the engine */
 } sl_topic_config_t;
 
+/* 1 if s is 1 to 249 characters of [a-zA-Z0-9._-] (topic and group names), else 0. */
+int sl_name_valid(const char *s);
 void sl_topic_config_init(sl_topic_config_t *cfg, const char *name);
 /* 0, or -SL_EINVAL with a reason in why (why may be NULL). */
 int sl_topic_config_check(const sl_topic_config_t *cfg, const char **why);

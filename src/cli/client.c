@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/client.h"
+#include "sluice.h"
 
 volatile sig_atomic_t sl_cli_interrupted;
 
@@ -25,58 +26,35 @@ void *sl_cli_xrealloc(void *p, size_t size) {
     return q;
 }
 
+/* The cli_buf_* calls wrap core/buf.h: NUL-terminated (so .data can go to curl and printf),
+ * and out of memory ends the process with a message. */
+static void cli_buf_terminate(cli_buf_t *b) {
+    if (sl_buf_reserve(b, 1)) sl_cli_oom();
+    b->data[b->len] = '\0';
+}
+
 void cli_buf_reserve(cli_buf_t *b, size_t extra) {
-    if (b->data && b->len + extra < b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap <= b->len + extra) cap *= 2;
-    b->data = sl_cli_xrealloc(b->data, cap);
-    b->cap = cap;
+    if (sl_buf_reserve(b, extra + 1)) sl_cli_oom();
     b->data[b->len] = '\0';
 }
 
 void cli_buf_append(cli_buf_t *b, const void *data, size_t len) {
-    cli_buf_reserve(b, len);
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
+    if (sl_buf_append(b, data, len)) sl_cli_oom();
+    cli_buf_terminate(b);
 }
 
 void cli_buf_printf(cli_buf_t *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = sl_buf_vprintf(b, fmt, ap); /* leaves the NUL vsnprintf wrote */
     va_end(ap);
-    if (n < 0) return;
-    cli_buf_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
+    if (rc == -SL_ENOMEM) sl_cli_oom();
 }
 
 void cli_buf_json_string(cli_buf_t *b, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    cli_buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            if (*p >= 0x20) {
-                cli_buf_append(b, p, 1);
-                continue;
-            }
-            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15];
-            n = 6;
-        }
-        cli_buf_append(b, esc, n);
-    }
-    cli_buf_append(b, "\"", 1);
+    if (sl_buf_putc(b, '"') || sl_buf_json_escape(b, s, strlen(s)) || sl_buf_putc(b, '"'))
+        sl_cli_oom();
+    cli_buf_terminate(b);
 }
 
 void cli_buf_reset(cli_buf_t *b) {
@@ -84,11 +62,7 @@ void cli_buf_reset(cli_buf_t *b) {
     if (b->data) b->data[0] = '\0';
 }
 
-void cli_buf_free(cli_buf_t *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
+void cli_buf_free(cli_buf_t *b) { sl_buf_free(b); }
 
 yajl_val sl_json_get(yajl_val obj, const char *key) {
     if (!YAJL_IS_OBJECT(obj)) return NULL;

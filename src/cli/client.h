@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
+#include "core/buf.h"
+
 /* Exit statuses of every subcommand (see cli.h). */
 enum { SL_CLI_OK = 0, SL_CLI_FAIL = 1, SL_CLI_USAGE = 2 };
 
@@ -28,10 +30,8 @@ int sl_cli_consume(sl_cli_ctx_t *ctx, int argc, char **argv);
 
 /* ---- buffers ---------------------------------------------------------------------------- */
 
-typedef struct cli_buf {
-    char *data;                    /* NUL-terminated whenever non-NULL */
-    size_t len, cap;
-} cli_buf_t;
+/* core/buf.h's buffers, kept NUL-terminated and exiting on out-of-memory, as a CLI wants. */
+typedef sl_buf_t cli_buf_t;
 
 void cli_buf_reserve(cli_buf_t *b, size_t extra);
 void cli_buf_append(cli_buf_t *b, const void *data, size_t len);

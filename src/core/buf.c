@@ -26,18 +26,24 @@ int sl_buf_append(sl_buf_t *b, const void *p, size_t n) {
     return 0;
 }
 
+int sl_buf_vprintf(sl_buf_t *b, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) return -SL_EINVAL;
+    if (sl_buf_reserve(b, (size_t)n + 1)) return -SL_ENOMEM;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
 int sl_buf_printf(sl_buf_t *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = sl_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0) return -SL_EINVAL;
-    if (sl_buf_reserve(b, (size_t)n + 1)) return -SL_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 int sl_buf_json_escape(sl_buf_t *b, const char *s, size_t n) {

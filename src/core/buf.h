@@ -1,6 +1,7 @@
 /* Growable byte buffers and big-endian field access, for codecs and response building. */
 #ifndef SL_CORE_BUF_H
 #define SL_CORE_BUF_H
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct sl_buf {
 int sl_buf_reserve(sl_buf_t *b, size_t extra); /* room for extra more bytes; 0 or -SL_ENOMEM */
 int sl_buf_append(sl_buf_t *b, const void *p, size_t n);
 int sl_buf_printf(sl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sl_buf_vprintf(sl_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s as the contents of a JSON string (without quotes), escaping as RFC 8259 requires.
  * Bytes are copied as they are (the caller guarantees UTF-8 or accepts it as is). */
 int sl_buf_json_escape(sl_buf_t *b, const char *s, size_t n);

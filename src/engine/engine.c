@@ -95,16 +95,23 @@ void sl_topic_config_init(sl_topic_config_t *cfg, const char *name) {
     cfg->retention_bytes = -1;
 }
 
+int sl_name_valid(const char *s) {
+    size_t n = strnlen(s, SL_TOPIC_NAME_MAX + 1);
+    if (n == 0 || n > SL_TOPIC_NAME_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 int sl_topic_config_check(const sl_topic_config_t *cfg, const char **why) {
     const char *w = NULL;
     size_t n = strnlen(cfg->name, sizeof(cfg->name));
     if (n == 0 || n > SL_TOPIC_NAME_MAX) w = "name must be 1 to 249 characters";
-    for (size_t i = 0; !w && i < n; i++) {
-        char c = cfg->name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            w = "name may hold only the characters [a-zA-Z0-9._-]";
-    }
+    else if (!sl_name_valid(cfg->name)) w = "name may hold only the characters [a-zA-Z0-9._-]";
     if (!w && (strcmp(cfg->name, ".") == 0 || strcmp(cfg->name, "..") == 0))
         w = "name may not be \".\" or \"..\"";
     if (!w && (cfg->partitions < 1 || cfg->partitions > SL_PARTITIONS_MAX))
@@ -601,50 +608,11 @@ int sl_fetch(sl_engine_t *e, const char *topic, uint32_t partition, int64_t offs
     res->next_offset = offset;
     e->stats.fetch_requests++;
     if (offset == latest || max_count == 0) return 0;
-    sl_buf_t *buf = calloc(1, sizeof(*buf));
-    if (!buf) return -SL_ENOMEM;
-    res->priv_ = buf;
-    if ((rc = sl_log_read(p->log, offset, max_bytes, buf))) goto failed;
-    size_t cap = 0, used = 0;
-    for (size_t pos = 0; pos < buf->len && res->count < max_count;) {
-        sl_batch_header_t h;
-        if (sl_batch_parse_header(buf->data + pos, buf->len - pos, &h)) {
-            rc = -SL_ECORRUPT;
-            goto failed;
-        }
-        sl_batch_iter_t it;
-        sl_batch_record_t r;
-        sl_batch_iter_init(&it, buf->data + pos, &h);
-        while (res->count < max_count && (rc = sl_batch_iter_next(&it, &r)) == 1) {
-            if (r.offset < offset) continue;
-            if (res->count > 0 && used + (size_t)r.value_len + (size_t)r.key_len > max_bytes) {
-                rc = 0;
-                pos = buf->len; /* full: at least one record, then up to max_bytes of keys and values */
-                break;
-            }
-            if (res->count == cap) {
-                cap = cap ? cap * 2 : 64;
-                sl_fetched_t *v = realloc(res->recs, cap * sizeof(*v));
-                if (!v) {
-                    rc = -SL_ENOMEM;
-                    goto failed;
-                }
-                res->recs = v;
-            }
-            res->recs[res->count++] = (sl_fetched_t){r.offset, r.timestamp, r.key, (size_t)r.key_len,
-                                                     r.value, (size_t)r.value_len};
-            used += (size_t)r.value_len + (size_t)r.key_len;
-            res->next_offset = r.offset + 1;
-        }
-        if (rc < 0) goto failed;
-        if (pos < buf->len) pos += sl_batch_size(&h);
-    }
+    size_t used;
+    if ((rc = sl__partition_read(p, offset, max_count, max_bytes, res, &used))) return rc;
     e->stats.events_out += res->count;
     e->stats.bytes_out += used;
     return 0;
-failed:
-    sl_fetch_result_free(res);
-    return rc;
 }
 
 void sl_fetch_result_free(sl_fetch_result_t *res) {

@@ -150,6 +150,12 @@ static int member_subscribes(const member_t *m, const char *topic) {
     return 0;
 }
 
+static int group_subscribes(const sl_group_t *g, const char *topic) {
+    for (size_t i = 0; i < g->nmembers; i++)
+        if (member_subscribes(g->members[i], topic)) return 1;
+    return 0;
+}
+
 static member_t *member_find(const sl_group_t *g, const char *id) {
     for (size_t i = 0; i < g->nmembers; i++)
         if (strcmp(g->members[i]->id, id) == 0) return g->members[i];
@@ -748,18 +754,14 @@ void sl__groups_topic_deleted(sl_engine_t *e, const char *topic) {
         }
         if (nt) offsets_append(e, g->name, tomb, nt, forget_done, NULL);
         free(tomb);
-        int subscribed = 0;
-        for (size_t i = 0; i < g->nmembers; i++) subscribed |= member_subscribes(g->members[i], topic);
-        if (subscribed) rebalance(e, g);
+        if (group_subscribes(g, topic)) rebalance(e, g);
     }
 }
 
 void sl__groups_topic_created(sl_engine_t *e, const char *topic) {
     for (size_t k = 0; k < e->ngroups; k++) {
         sl_group_t *g = e->groups[k];
-        int subscribed = 0;
-        for (size_t i = 0; i < g->nmembers; i++) subscribed |= member_subscribes(g->members[i], topic);
-        if (subscribed) rebalance(e, g);
+        if (group_subscribes(g, topic)) rebalance(e, g);
     }
 }
 
@@ -769,47 +771,40 @@ static int load_offsets(sl_engine_t *e) {
     size_t loaded = 0;
     for (;;) {
         sl_fetch_result_t res;
+        size_t used;
         memset(&res, 0, sizeof(res));
-        sl_buf_t *buf = calloc(1, sizeof(*buf));
-        if (!buf) return -SL_ENOMEM;
-        int rc = sl_log_read(e->offsets_log->log, off, 4u << 20, buf);
-        if (rc || buf->len == 0) {
-            sl_buf_free(buf);
-            free(buf);
-            if (rc) sl_error("reading committed offsets: %s", sl_strerror(rc));
+        int rc = sl__partition_read(e->offsets_log, off, 100000, 4u << 20, &res, &used);
+        if (rc) sl_error("reading committed offsets: %s", sl_strerror(rc));
+        if (rc || res.count == 0) {
+            sl_fetch_result_free(&res);
             break;
         }
-        for (size_t pos = 0; pos < buf->len;) {
-            sl_batch_header_t h;
-            if (sl_batch_parse_header(buf->data + pos, buf->len - pos, &h)) break;
-            sl_batch_iter_t it;
-            sl_batch_record_t r;
-            sl_batch_iter_init(&it, buf->data + pos, &h);
-            while (sl_batch_iter_next(&it, &r) == 1) {
-                off = r.offset + 1;
-                if (!r.key || !r.value || r.value_len > 20) continue;
-                const char *gname = r.key;
-                size_t gl = strnlen(gname, (size_t)r.key_len);
-                if (gl + 1 >= (size_t)r.key_len) continue;
-                const char *tname = gname + gl + 1;
-                size_t tl = strnlen(tname, (size_t)r.key_len - gl - 1);
-                if (gl + tl + 2 >= (size_t)r.key_len) continue;
-                char pbuf[16], vbuf[24];
-                size_t pl = (size_t)r.key_len - gl - tl - 2;
-                if (pl >= sizeof(pbuf)) continue;
-                memcpy(pbuf, tname + tl + 1, pl);
-                pbuf[pl] = 0;
-                memcpy(vbuf, r.value, (size_t)r.value_len);
-                vbuf[r.value_len] = 0;
-                sl_group_t *g = group_get(e, gname);
-                if (!g) return -SL_ENOMEM;
-                offs_set(g, tname, (uint32_t)strtoul(pbuf, NULL, 10), strtoll(vbuf, NULL, 10));
-                loaded++;
+        for (size_t i = 0; i < res.count; i++) {
+            const sl_fetched_t *r = &res.recs[i];
+            if (!r->key || !r->value || r->value_len > 20) continue;
+            const char *gname = r->key;
+            size_t gl = strnlen(gname, r->key_len);
+            if (gl + 1 >= r->key_len) continue;
+            const char *tname = gname + gl + 1;
+            size_t tl = strnlen(tname, r->key_len - gl - 1);
+            if (gl + tl + 2 >= r->key_len) continue;
+            char pbuf[16], vbuf[24];
+            size_t pl = r->key_len - gl - tl - 2;
+            if (pl >= sizeof(pbuf)) continue;
+            memcpy(pbuf, tname + tl + 1, pl);
+            pbuf[pl] = 0;
+            memcpy(vbuf, r->value, r->value_len);
+            vbuf[r->value_len] = 0;
+            sl_group_t *g = group_get(e, gname);
+            if (!g) {
+                sl_fetch_result_free(&res);
+                return -SL_ENOMEM;
             }
-            pos += sl_batch_size(&h);
+            offs_set(g, tname, (uint32_t)strtoul(pbuf, NULL, 10), strtoll(vbuf, NULL, 10));
+            loaded++;
         }
-        sl_buf_free(buf);
-        free(buf);
+        off = res.next_offset;
+        sl_fetch_result_free(&res);
     }
     /* Offsets of topics that no longer exist are dropped. */
     for (size_t k = 0; k < e->ngroups; k++) {

@@ -111,6 +111,9 @@ void sl__partition_sync_now(sl_partition_t *p);   /* blocking, for shutdown */
 int sl__partition_append(sl_partition_t *p, char *batch, size_t len, sl_log_mark_t *mark,
                          int64_t *base);
 
+int sl__partition_read(sl_partition_t *p, int64_t offset, size_t max_count, size_t max_bytes,
+                       sl_fetch_result_t *res, size_t *used);
+
 /* group.c */
 int sl__groups_open(sl_engine_t *e);
 void sl__groups_free(sl_engine_t *e);

@@ -136,15 +136,6 @@ void sl__partition_published(sl_partition_t *p) {
     }
 }
 
-static int attach_watch(sl_partition_t *p, sl_watch_t *w) {
-    w->p = p;
-    w->prev = NULL;
-    w->next = p->watches;
-    if (p->watches) p->watches->prev = w;
-    p->watches = w;
-    return 0;
-}
-
 int sl__watch_partition(sl_partition_t *p, int64_t offset, sl_watch_cb cb, void *ud,
                         sl_watch_t *parent, sl_watch_t **out) {
     sl_watch_t *w = calloc(1, sizeof(*w));
@@ -154,7 +145,10 @@ int sl__watch_partition(sl_partition_t *p, int64_t offset, sl_watch_cb cb, void 
     w->cb = cb;
     w->ud = ud;
     w->parent = parent;
-    attach_watch(p, w);
+    w->p = p;
+    w->next = p->watches; /* at the head of the partition's list */
+    if (p->watches) p->watches->prev = w;
+    p->watches = w;
     *out = w;
     return 0;
 }
@@ -220,4 +214,58 @@ void sl__partition_sync_now(sl_partition_t *p) {
         if (sl_log_sync_finish(p->log, &p->job)) sl__partition_fail_all(p, -SL_EIO);
     }
     sl__partition_published(p);
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+/* Decodes durable records from offset on into res (which owns the bytes read), at most
+ * max_count and, after the first, max_bytes of keys and values (*used gets how many).
+ * res->next_offset is where to continue; 0 records means nothing durable there yet. */
+int sl__partition_read(sl_partition_t *p, int64_t offset, size_t max_count, size_t max_bytes,
+                       sl_fetch_result_t *res, size_t *used) {
+    int rc;
+    size_t cap = 0;
+    *used = 0;
+    res->next_offset = offset;
+    sl_buf_t *buf = calloc(1, sizeof(*buf));
+    if (!buf) return -SL_ENOMEM;
+    res->priv_ = buf;
+    if ((rc = sl_log_read(p->log, offset, max_bytes, buf))) goto failed;
+    for (size_t pos = 0; pos < buf->len && res->count < max_count;) {
+        sl_batch_header_t h;
+        if (sl_batch_parse_header(buf->data + pos, buf->len - pos, &h)) {
+            rc = -SL_ECORRUPT;
+            goto failed;
+        }
+        sl_batch_iter_t it;
+        sl_batch_record_t r;
+        sl_batch_iter_init(&it, buf->data + pos, &h);
+        while (res->count < max_count && (rc = sl_batch_iter_next(&it, &r)) == 1) {
+            if (r.offset < offset) continue;
+            if (res->count > 0 && *used + (size_t)r.value_len + (size_t)r.key_len > max_bytes) {
+                rc = 0;
+                pos = buf->len; /* full: at least one record, then up to max_bytes of keys and values */
+                break;
+            }
+            if (res->count == cap) {
+                cap = cap ? cap * 2 : 64;
+                sl_fetched_t *v = realloc(res->recs, cap * sizeof(*v));
+                if (!v) {
+                    rc = -SL_ENOMEM;
+                    goto failed;
+                }
+                res->recs = v;
+            }
+            res->recs[res->count++] = (sl_fetched_t){r.offset, r.timestamp, r.key, (size_t)r.key_len,
+                                                     r.value, (size_t)r.value_len};
+            *used += (size_t)r.value_len + (size_t)r.key_len;
+            res->next_offset = r.offset + 1;
+        }
+        if (rc < 0) goto failed;
+        if (pos < buf->len) pos += sl_batch_size(&h);
+    }
+    return 0;
+failed:
+    sl_fetch_result_free(res);
+    return rc;
 }

@@ -92,10 +92,3 @@ int sl_jval_int(const sl_jval_t *jv, int64_t *out) {
     *out = v->u.number.i;
     return 0;
 }
-
-int sl_jval_bool(const sl_jval_t *jv, int *out) {
-    yajl_val v = (yajl_val)jv;
-    if (!v || (v->type != yajl_t_true && v->type != yajl_t_false)) return -1;
-    *out = v->type == yajl_t_true;
-    return 0;
-}

@@ -26,6 +26,5 @@ const char *sl_jval_key_at(const sl_jval_t *obj, size_t i);
 const char *sl_jval_str(const sl_jval_t *v);               /* NULL unless a string */
 /* 0 and *out if v is an integral number within int64, else -1. */
 int sl_jval_int(const sl_jval_t *v, int64_t *out);
-int sl_jval_bool(const sl_jval_t *v, int *out);
 
 #endif

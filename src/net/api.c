@@ -236,53 +236,11 @@ static pending_t *pending_new(sl_api_t *api, sl_http_req_t *req, int route, uint
 
 /* ---- query strings ---------------------------------------------------------------------------- */
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Finds name in a raw query string; copies its decoded value. 1 found, 0 absent, -1 malformed. */
-static int query_get(const char *q, const char *name, char *out, size_t outlen) {
-    size_t nl = strlen(name);
-    const char *p = q;
-    while (p && *p) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len > nl && p[nl] == '=' && memcmp(p, name, nl) == 0) {
-            size_t o = 0;
-            for (size_t i = nl + 1; i < len; i++) {
-                char c = p[i];
-                if (c == '%') {
-                    if (i + 2 >= len) return -1;
-                    int h = hexval(p[i + 1]), l = hexval(p[i + 2]);
-                    if (h < 0 || l < 0) return -1;
-                    c = (char)(h * 16 + l);
-                    i += 2;
-                } else if (c == '+') {
-                    c = ' ';
-                }
-                if (o + 1 >= outlen) return -1;
-                out[o++] = c;
-            }
-            out[o] = 0;
-            return 1;
-        }
-        if (len == nl && memcmp(p, name, nl) == 0) {
-            out[0] = 0;
-            return 1;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return 0;
-}
-
 /* Reads an unsigned integer parameter within [lo, hi]. 0 ok (default if absent), -1 bad. */
 static int query_u64(const char *q, const char *name, uint64_t lo, uint64_t hi, uint64_t def,
                      uint64_t *out) {
     char v[32];
-    int rc = query_get(q, name, v, sizeof(v));
+    int rc = sl_http_query_param(q, name, v, sizeof(v));
     if (rc < 0) return -1;
     if (rc == 0) {
         *out = def;
@@ -332,18 +290,6 @@ static int parse_u32(const char *s, uint32_t *out) {
     if (v > UINT32_MAX) return -1;
     *out = (uint32_t)v;
     return 0;
-}
-
-static int valid_name(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 249) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- JSON building ---------------------------------------------------------------------------- */
@@ -804,7 +750,7 @@ static void h_fetch(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, c
                    pstr, c.partitions);
     char ov[32];
     int64_t offset = SL_OFFSET_EARLIEST;
-    int q = query_get(req->query, "offset", ov, sizeof(ov));
+    int q = sl_http_query_param(req->query, "offset", ov, sizeof(ov));
     if (q < 0) return ERR(400, "bad_request", "malformed offset parameter");
     if (q > 0) {
         if (!strcmp(ov, "earliest")) offset = SL_OFFSET_EARLIEST;
@@ -928,7 +874,7 @@ static void h_stream(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, 
     sl_topic_config_t c;
     if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
     char from[16] = "latest";
-    if (query_get(req->query, "from", from, sizeof(from)) < 0 ||
+    if (sl_http_query_param(req->query, "from", from, sizeof(from)) < 0 ||
         (strcmp(from, "earliest") && strcmp(from, "latest")))
         return ERR(400, "bad_request", "from must be \"earliest\" or \"latest\"");
     pending_t *p = pending_new(api, req, route, t0, P_SSE, 1);
@@ -1036,7 +982,7 @@ static void h_group_join(sl_api_t *api, sl_http_req_t *req, int route, uint64_t 
     if (sl_jval_type(topics) != SL_J_ARRAY || n == 0 || n > 256) why = "\"topics\" must be a non-empty array of topic names (at most 256)";
     for (size_t i = 0; !why && i < n; i++) {
         names[i] = sl_jval_str(sl_jval_at(topics, i));
-        if (!names[i] || !valid_name(names[i])) why = "\"topics\" must hold topic names";
+        if (!names[i] || !sl_name_valid(names[i])) why = "\"topics\" must hold topic names";
     }
     if (!why && sto && (sl_jval_int(sto, &timeout) || timeout < 100 || timeout > 3600000))
         why = "\"session_timeout_ms\" must be an integer from 100 to 3600000";
@@ -1383,7 +1329,7 @@ void sl_api_handle(sl_http_req_t *req, void *ud) {
             return method_not_allowed(api, req, route, t0, "GET, POST");
         }
         const char *t = s[2];
-        if (!valid_name(t)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+        if (!sl_name_valid(t)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
         if (ns == 3) {
             if (m == SL_HTTP_GET) return h_topic_describe(api, req, route, t0, t);
             if (m == SL_HTTP_DELETE) return h_topic_delete(api, req, route, t0, t);
@@ -1407,7 +1353,7 @@ void sl_api_handle(sl_http_req_t *req, void *ud) {
             return h_group_list(api, req, route, t0);
         }
         const char *g = s[2];
-        if (!valid_name(g)) return ERR(400, "bad_request", "group names use the characters [a-zA-Z0-9._-], 1 to 249 of them");
+        if (!sl_name_valid(g)) return ERR(400, "bad_request", "group names use the characters [a-zA-Z0-9._-], 1 to 249 of them");
         if (ns == 3) {
             if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
             return h_group_describe(api, req, route, t0, g);

@@ -166,6 +166,27 @@ static long percent_decode(const char *in, size_t n, char *out) {
     return (long)(o - out);
 }
 
+/* Finds name in a raw query string ("a=1&b=x%20y") and copies its value, '+' and %XX decoded
+ * and NUL-terminated, into out. 1 found, 0 absent, -1 malformed or longer than outlen - 1. */
+int sl_http_query_param(const char *query, const char *name, char *out, size_t outlen) {
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len >= nl && memcmp(p, name, nl) == 0 && (len == nl || p[nl] == '=')) {
+            size_t vl = len > nl ? len - nl - 1 : 0;
+            if (vl >= outlen) return -1; /* decoding only shrinks: vl bounds the result */
+            for (size_t i = 0; i < vl; i++) out[i] = p[nl + 1 + i] == '+' ? ' ' : p[nl + 1 + i];
+            long n = percent_decode(out, vl, out); /* in place: the output never passes the input */
+            if (n < 0) return -1;
+            out[n] = 0;
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
 /* ---- per-request storage --------------------------------------------------------------- */
 
 static int sb_reserve(http_req_t *r, size_t extra) {

@@ -83,6 +83,10 @@ typedef struct sl_http_stats {
 } sl_http_stats_t;
 void sl_http_server_stats(sl_http_server_t *srv, sl_http_stats_t *out);
 
+/* A query-string parameter of req->query, decoded into out (NUL-terminated). 1 found, 0 absent,
+ * -1 malformed (bad %XX, encoded NUL) or not fitting in outlen. */
+int sl_http_query_param(const char *query, const char *name, char *out, size_t outlen);
+
 /* Value of a request header (case-insensitive name), NUL-terminated, or NULL. */
 const char *sl_http_header(sl_http_req_t *req, const char *name);
 
