@@ -247,4 +247,40 @@ int sl_group_describe(sl_engine_t *e, const char *group, sl_group_info_t *out);
 void sl_group_info_free(sl_group_info_t *g);
 int sl_group_list(sl_engine_t *e, char ***names, size_t *count);
 
+/* ---- continuous SQL ---------------------------------------------------------------------- */
+
+/* The SQL service over an engine: streams declared over topics, continuous queries maintaining
+ * materialized views and writing sink topics, with exactly-once checkpoints under
+ * <data_dir>/sql. Queries run on the libuv thread pool; every call here is made on the loop
+ * thread. docs/SQL.md describes the dialect. */
+typedef struct sl_sql sl_sql_t;
+
+typedef struct sl_sql_config {
+    const char *data_dir;            /* the engine's data directory */
+    uint64_t checkpoint_interval_ms; /* default 1000 */
+    uint64_t memory_limit;           /* default state limit per query: 512 MiB */
+    size_t max_result_rows;          /* ad-hoc SELECT result cap: 100000 */
+    size_t batch_events;             /* events per processing batch: 16384 */
+} sl_sql_config_t;
+
+void sl_sql_config_defaults(sl_sql_config_t *cfg);
+/* Loads the catalog and resumes every query from its last checkpoint. */
+int sl_sql_open(sl_engine_t *e, uv_loop_t *loop, const sl_sql_config_t *cfg, sl_sql_t **out);
+/* Waits for running batches, writes a final checkpoint per query, frees, then calls cb. */
+void sl_sql_close(sl_sql_t *s, void (*cb)(void *arg), void *arg);
+/* Runs one or more statements. *out (malloc'ed, len *out_len) is the JSON answer:
+ * {"results":[...]} or {"error":{...},"results":[...]}; *status is the HTTP status that goes
+ * with it. Returns 0, or -SL_ENOMEM. */
+int sl_sql_execute(sl_sql_t *s, const char *text, size_t len, char **out, size_t *out_len, int *status);
+/* A view's rows: {"columns":[...],"rows":[...]} or NDJSON. -SL_ENOTFOUND if no such view. */
+int sl_sql_view_read(sl_sql_t *s, const char *view, int ndjson, char **out, size_t *out_len);
+/* The view's change feed after sequence `after`: JSON lines; *last = last sequence returned.
+ * -SL_ENOTFOUND; -SL_ERANGE when `after` fell out of the feed (re-read the view). */
+int sl_sql_view_changes(sl_sql_t *s, const char *view, uint64_t after, char **out, size_t *out_len,
+                        uint64_t *last);
+/* The current last sequence of a view's feed (-SL_ENOTFOUND). */
+int sl_sql_view_seq(sl_sql_t *s, const char *view, uint64_t *seq);
+/* Prometheus text lines for every query, appended to *out (malloc'ed). */
+int sl_sql_metrics(sl_sql_t *s, char **out, size_t *out_len);
+
 #endif

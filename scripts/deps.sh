@@ -2,8 +2,8 @@
 # Installs, with apt-get, whatever Debian packages sluice needs and are missing.
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: build)
 set -e
-build="build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libyajl-dev libcurl4-openssl-dev libedit-dev"
-test="$build libcmocka-dev clang-14 libclang-rt-14-dev llvm-14 python3-pytest python3-requests curl"
+build="build-essential cmake pkg-config libuv1-dev libhttp-parser-dev libyajl-dev libcurl4-openssl-dev libedit-dev lemon re2c libpcre2-dev"
+test="$build libcmocka-dev clang-14 libclang-rt-14-dev llvm-14 python3-pytest python3-requests curl sqlite3"
 bench="$build redis-server redis-tools nats-server libnats-dev libhiredis-dev wrk nginx-light procps"
 decisions="libh2o-dev libh2o-evloop-dev libmicrohttpd-dev libjansson-dev libjson-c-dev libcjson-dev libsimdjson-dev"
 case "${1:-build}" in

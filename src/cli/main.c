@@ -1,5 +1,6 @@
 /* main() of the `sluice` binary: global options (--server, --help, --version) and dispatch to
- * a subcommand — `serve` (serve.c) or one of the HTTP clients (topic.c, produce.c, consume.c).
+ * a subcommand — `serve` (serve.c) or one of the HTTP clients (topic.c, produce.c, consume.c,
+ * sql.c).
  * Exit status for every path: 0 ok, 1 refused or unreachable server, 2 usage error. */
 #include <curl/curl.h>
 #include <signal.h>
@@ -20,6 +21,7 @@ static const char usage[] =
     "                                 manage topics\n"
     "  produce TOPIC [FILE|-]         send NDJSON events (one JSON value per line)\n"
     "  consume TOPIC                  print events as NDJSON, by partition or as a group member\n"
+    "  sql [-e SQL | -f FILE]         run SQL statements, or an interactive SQL shell\n"
     "  help [COMMAND]                 show this help, or a command's\n"
     "\n"
     "Options (also accepted after the command):\n"
@@ -36,6 +38,7 @@ static client_fn find_client(const char *name) {
     if (strcmp(name, "topic") == 0) return sl_cli_topic;
     if (strcmp(name, "produce") == 0) return sl_cli_produce;
     if (strcmp(name, "consume") == 0) return sl_cli_consume;
+    if (strcmp(name, "sql") == 0) return sl_cli_sql;
     return NULL;
 }
 

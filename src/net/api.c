@@ -48,6 +48,7 @@ struct sl_api {
     uint64_t lat_count[R_COUNT][NBUCKETS + 1];
     double lat_sum[R_COUNT];
     uint64_t status_count[6];  /* by first digit */
+    sl_sql_t *sql;             /* the continuous-SQL service (NULL: /v1/sql answers 503) */
     pending_t *pending;        /* long polls and streams in flight */
     int parsing;               /* produce bodies being parsed on the thread pool */
     int stopping;
@@ -79,7 +80,7 @@ struct pending {
     uint64_t last_write;
     int closing;
 };
-enum { P_FETCH = 1, P_GROUP, P_SSE, P_WRITE };
+enum { P_FETCH = 1, P_GROUP, P_SSE, P_WRITE, P_VIEW_SSE };
 
 /* ---- responses -------------------------------------------------------------------------------- */
 
@@ -1286,7 +1287,134 @@ static void h_metrics(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0)
         }
         sl_names_free(names, n);
     }
+    if (api->sql) {
+        char *qm = NULL;
+        size_t qn = 0;
+        if (sl_sql_metrics(api->sql, &qm, &qn) == 0) sl_buf_append(&b, qm, qn);
+        free(qm);
+    }
     respond_buf(api, req, route, t0, 200, "text/plain; version=0.0.4", NULL, &b);
+}
+
+/* ---- SQL and views -------------------------------------------------------------------------- */
+
+/* POST /v1/sql: {"sql":"..."} (application/json), or the statements as the body itself
+ * (application/sql, text/plain). */
+static void h_sql(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    if (!api->sql) return ERR(503, "unavailable", "continuous SQL is not running");
+    const char *ct = req->content_type;
+    const char *text = req->body ? req->body : "";
+    size_t len = req->body_len;
+    sl_jdoc_t *d = NULL;
+    if (!strcmp(ct, "application/json") || !*ct || !strcmp(ct, "application/x-www-form-urlencoded")) {
+        sl_json_error_t je;
+        if (!req->body_len) return ERR(400, "bad_request", "the body must be {\"sql\": \"...\"}");
+        if (sl_jdoc_parse(req->body, req->body_len, &d, &je)) return send_json_error(api, req, route, t0, &je);
+        const sl_jval_t *v = sl_jval_get(sl_jdoc_root(d), "sql");
+        if (!v || !sl_jval_str(v)) {
+            sl_jdoc_free(d);
+            return ERR(400, "bad_request", "the body must be {\"sql\": \"...\"} with the statements as a string");
+        }
+        text = sl_jval_str(v);
+        len = strlen(text);
+    } else if (strcmp(ct, "application/sql") && strcmp(ct, "text/plain")) {
+        return ERR(415, "unsupported_media_type",
+                   "Content-Type %s is not accepted: use application/json ({\"sql\": ...}) or application/sql", ct);
+    }
+    char *out = NULL;
+    size_t out_len = 0;
+    int status = 200;
+    int rc = sl_sql_execute(api->sql, text, len, &out, &out_len, &status);
+    sl_jdoc_free(d);
+    if (rc) return ERR(500, "out_of_memory", "out of memory");
+    sl_buf_t b = {out, out_len, out_len};
+    respond_buf(api, req, route, t0, status, "application/json", NULL, &b);
+}
+
+static void h_view_read(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *v) {
+    if (!api->sql) return ERR(503, "unavailable", "continuous SQL is not running");
+    char fmt[16] = "json";
+    if (sl_http_query_param(req->query, "format", fmt, sizeof(fmt)) < 0 || (strcmp(fmt, "json") && strcmp(fmt, "ndjson")))
+        return ERR(400, "bad_request", "format must be \"json\" or \"ndjson\"");
+    int nd = !strcmp(fmt, "ndjson");
+    char *out = NULL;
+    size_t out_len = 0;
+    int rc = sl_sql_view_read(api->sql, v, nd, &out, &out_len);
+    if (rc == -SL_ENOTFOUND) return ERR(404, "view_not_found", "no materialized view \"%s\"", v);
+    if (rc) return ERR(500, "out_of_memory", "out of memory");
+    sl_buf_t b = {out, out_len, out_len};
+    respond_buf(api, req, route, t0, 200, nd ? "application/x-ndjson" : "application/json", NULL, &b);
+}
+
+/* GET /v1/views/{v}/changes: Server-Sent Events, one per change, id = the change's sequence.
+ * Starts after ?after=N (or Last-Event-ID), else at the current end. Polled every 100 ms. */
+static void view_sse_pump(uv_timer_t *t) {
+    pending_t *p = t->data;
+    sl_api_t *api = p->api;
+    char *out = NULL;
+    size_t len = 0;
+    uint64_t last = (uint64_t)p->offset;
+    int rc = sl_sql_view_changes(api->sql, p->topic, (uint64_t)p->offset, &out, &len, &last);
+    if (rc == -SL_ENOTFOUND || rc == -SL_ERANGE) {
+        free(out);
+        const char *why = rc == -SL_ENOTFOUND ? "event: end\ndata: {\"reason\":\"view dropped\"}\n\n"
+                                              : "event: end\ndata: {\"reason\":\"too far behind: read the view again\"}\n\n";
+        sl_http_stream_write(p->req, why, strlen(why));
+        sl_http_req_t *req = p->req;
+        req->on_abort = NULL;
+        sl_http_stream_end(req);
+        pending_free(p);
+        return;
+    }
+    uint64_t now = sl_mono_ms();
+    if (rc == 0 && len) {
+        sl_buf_t b = SL_BUF_INIT;
+        uint64_t seq = (uint64_t)p->offset;
+        for (size_t i = 0; i < len;) {
+            const char *nl = memchr(out + i, '\n', len - i);
+            size_t l = nl ? (size_t)(nl - (out + i)) : len - i;
+            seq++;
+            sl_buf_printf(&b, "id: %" PRIu64 "\ndata: ", seq);
+            sl_buf_append(&b, out + i, l);
+            sl_buf_lit(&b, "\n\n");
+            i += l + 1;
+        }
+        p->offset = (int64_t)last;
+        if (sl_http_stream_write(p->req, b.data, b.len) < 0) {
+            sl_buf_free(&b);
+            free(out);
+            return;
+        }
+        sl_buf_free(&b);
+        p->last_write = now;
+    }
+    free(out);
+    if (now - p->last_write >= SSE_KEEPALIVE_MS) {
+        sl_http_stream_write(p->req, ": keep-alive\n\n", 14);
+        p->last_write = now;
+    }
+    uv_timer_start(&p->timer, view_sse_pump, 100, 0);
+}
+
+static void h_view_changes(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *v) {
+    if (!api->sql) return ERR(503, "unavailable", "continuous SQL is not running");
+    uint64_t seq;
+    if (sl_sql_view_seq(api->sql, v, &seq)) return ERR(404, "view_not_found", "no materialized view \"%s\"", v);
+    uint64_t after = seq;
+    const char *lei = sl_http_header(req, "last-event-id");
+    if (lei && *lei) after = strtoull(lei, NULL, 10);
+    if (query_u64(req->query, "after", 0, UINT64_MAX / 2, after, &after))
+        return ERR(400, "bad_request", "after must be a change sequence number");
+    pending_t *p = pending_new(api, req, route, t0, P_VIEW_SSE, 1);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    snprintf(p->topic, sizeof(p->topic), "%s", v);
+    p->offset = (int64_t)after;
+    observe(api, route, t0, 200);
+    sl_http_stream_start(req, 200, "text/event-stream", "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    sl_http_stream_write(req, ": connected\n\n", 13);
+    p->last_write = sl_mono_ms();
+    p->timer.data = p;
+    view_sse_pump(&p->timer);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------------- */
@@ -1322,6 +1450,15 @@ void sl_api_handle(sl_http_req_t *req, void *ud) {
         return h_metrics(api, req, route, t0);
     }
     if (ns < 2 || strcmp(s[0], "v1")) return ERR(404, "not_found", "no route %s (see docs/API.md)", req->path);
+    if (ns == 2 && !strcmp(s[1], "sql")) {
+        if (m != SL_HTTP_POST) return method_not_allowed(api, req, route, t0, "POST");
+        return h_sql(api, req, route, t0);
+    }
+    if (!strcmp(s[1], "views") && ns >= 3 && ns <= 4) {
+        if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+        if (ns == 3) return h_view_read(api, req, route, t0, s[2]);
+        if (!strcmp(s[3], "changes")) return h_view_changes(api, req, route, t0, s[2]);
+    }
     if (!strcmp(s[1], "topics")) {
         if (ns == 2) {
             if (m == SL_HTTP_GET) return h_topic_list(api, req, route, t0);
@@ -1397,6 +1534,7 @@ int sl_api_create(uv_loop_t *loop, sl_engine_t *e, const sl_api_limits_t *limits
 }
 
 void sl_api_set_http(sl_api_t *api, sl_http_server_t *srv) { api->http = srv; }
+void sl_api_set_sql(sl_api_t *api, sl_sql_t *sql) { api->sql = sql; }
 
 void sl_api_shutdown(sl_api_t *api) {
     api->stopping = 1;
@@ -1411,7 +1549,7 @@ void sl_api_shutdown(sl_api_t *api) {
         }
         if (p->kind == P_FETCH || p->kind == P_GROUP) {
             poll_finish(p);
-        } else if (p->kind == P_SSE) {
+        } else if (p->kind == P_SSE || p->kind == P_VIEW_SSE) {
             sl_http_req_t *req = p->req;
             req->on_abort = NULL;
             sl_http_stream_end(req);

@@ -16,6 +16,7 @@
 typedef struct server {
     uv_loop_t loop;
     sl_engine_t *engine;
+    sl_sql_t *sql;
     sl_api_t *api;
     sl_http_server_t *http;
     uv_signal_t sigint, sigterm;
@@ -25,6 +26,7 @@ typedef struct server {
 void sl_server_config_defaults(sl_server_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     sl_engine_config_defaults(&cfg->engine);
+    sl_sql_config_defaults(&cfg->sql);
     cfg->http.host = "127.0.0.1";
     cfg->http.port = 8080;
     cfg->http.max_request_bytes = 64u << 20;
@@ -46,10 +48,19 @@ static void engine_closed(void *arg) {
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
+static void sql_closed(void *arg) {
+    server_t *s = arg;
+    s->sql = NULL;
+    sl_engine_close(s->engine, engine_closed, s);
+}
+
+/* Order: stop HTTP, then the queries (final checkpoints, sink appends finished), then the engine. */
 static void http_stopped(void *arg) {
     server_t *s = arg;
     s->http = NULL;
-    sl_engine_close(s->engine, engine_closed, s);
+    sl_api_set_sql(s->api, NULL);
+    if (s->sql) sl_sql_close(s->sql, sql_closed, s);
+    else sl_engine_close(s->engine, engine_closed, s);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -92,11 +103,24 @@ int sl_server_run(const sl_server_config_t *cfg) {
                 sl_strerror(rc));
         return 1;
     }
+    sl_sql_config_t sc = cfg->sql;
+    sc.data_dir = cfg->engine.data_dir;
+    rc = sl_sql_open(s.engine, &s.loop, &sc, &s.sql);
+    if (rc) {
+        fprintf(stderr, "sluice: cannot start continuous SQL in %s/sql: %s\n", cfg->engine.data_dir, sl_strerror(rc));
+        sl_engine_close(s.engine, NULL, NULL);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s.loop);
+        return 1;
+    }
     sl_api_create(&s.loop, s.engine, &cfg->limits, &s.api);
+    sl_api_set_sql(s.api, s.sql);
     rc = sl_http_server_start(&s.loop, &cfg->http, sl_api_handle, s.api, &s.http);
     if (rc) {
         fprintf(stderr, "sluice: cannot listen on %s:%d: %s\n", cfg->http.host, cfg->http.port,
                 uv_strerror(rc));
+        sl_sql_close(s.sql, NULL, NULL);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
         sl_engine_close(s.engine, NULL, NULL);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         uv_loop_close(&s.loop);

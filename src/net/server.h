@@ -10,6 +10,7 @@ typedef struct sl_server_config {
     sl_engine_config_t engine;
     sl_http_config_t http;
     sl_api_limits_t limits;
+    sl_sql_config_t sql;
 } sl_server_config_t;
 
 void sl_server_config_defaults(sl_server_config_t *cfg);
