@@ -175,14 +175,15 @@ static sql_scan_t sql_scan(const char *s, size_t len) {
         if (line_comment) {
             line_comment = c != '\n';
         } else if (block_comment) {
-            if (c == '*' && next == '/') block_comment = 0, i++;
+            block_comment = !(c == '*' && next == '/');
+            i += !block_comment;  /* past the '/' */
         } else if (quote) {
             if (c == quote && next == quote) i++;
             else if (c == quote) quote = 0;
-        } else if (c == '-' && next == '-') {
-            line_comment = 1, i++;
-        } else if (c == '/' && next == '*') {
-            block_comment = 1, i++;
+        } else if ((c == '-' && next == '-') || (c == '/' && next == '*')) {
+            line_comment = c == '-';
+            block_comment = c == '/';
+            i++;
         } else if (c == ';') {
             r.end = i + 1;
             r.complete = 1;
@@ -625,7 +626,7 @@ static void on_sigint(int sig) {
 static int shell_command(const char *line) {
     size_t n = strlen(line);
     while (n && strchr("\n\r\t ;", line[n - 1])) n--;
-    while (n && (*line == ' ' || *line == '\t')) line++, n--;
+    for (; n && (*line == ' ' || *line == '\t'); n--) line++;
     if ((n == 2 && memcmp(line, "\\q", 2) == 0) || (n == 4 && strncasecmp(line, "quit", 4) == 0) ||
         (n == 4 && strncasecmp(line, "exit", 4) == 0))
         return 1;
@@ -645,7 +646,10 @@ static void shell_run_statements(sql_session_t *s, shell_t *sh) {
     for (;;) {
         sql_scan_t r = sql_scan(sh->text.data + sh->done, sh->text.len - sh->done);
         if (!r.complete) {
-            if (r.blank && !r.open) cli_buf_reset(&sh->text), sh->done = 0;
+            if (r.blank && !r.open) {  /* back to the main prompt */
+                cli_buf_reset(&sh->text);
+                sh->done = 0;
+            }
             return;
         }
         size_t start = sh->done, end = sh->done + r.end;

@@ -1334,6 +1334,10 @@ static uint32_t get32(rd_t *r) {
     return v;
 }
 
+/* Reads one entry into the table t, or (t = NULL) as a new standalone entry (a session), which is
+ * freed again when reading fails. Entries in t belong to the query, freed with it. */
+static int load_fields(sl_query_t *q, rd_t *r, gent_t *e, const char *prev, uint32_t plen);
+
 static gent_t *load_entry(sl_query_t *q, rd_t *r, gtab_t *t) {
     uint32_t klen = get32(r);
     const char *key = take(r, klen);
@@ -1345,8 +1349,16 @@ static gent_t *load_entry(sl_query_t *q, rd_t *r, gtab_t *t) {
     if (!e) return NULL;
     e->start = start;
     e->end = end;
+    if (load_fields(q, r, e, prev, plen)) {
+        if (!t) gent_free(q, e);
+        return NULL;
+    }
+    return e;
+}
+
+static int load_fields(sl_query_t *q, rd_t *r, gent_t *e, const char *prev, uint32_t plen) {
     if (plen) {
-        if (!(e->prev = salloc(q, plen))) return NULL;
+        if (e->prev || !(e->prev = salloc(q, plen))) return -1;
         memcpy(e->prev, prev, plen);
         e->prevlen = plen;
     }
@@ -1358,24 +1370,24 @@ static gent_t *load_entry(sl_query_t *q, rd_t *r, gtab_t *t) {
         const char *s = take(r, 8);
         if (s) memcpy(&a->sum, s, 8);
         const char *h = take(r, 1);
-        if (r->bad) return NULL;
+        if (r->bad) return -1;
         if (*h) {
             sl_value_t v;
             size_t k = dec_value(r->p + r->off, r->n - r->off, ty, &v);
-            if (!k) { r->bad = 1; return NULL; }
+            if (!k) { r->bad = 1; return -1; }
             r->off += k;
-            if (mm_set(q, a, ty, &v)) return NULL;
+            if (mm_set(q, a, ty, &v)) return -1;
         }
         uint32_t nd = get32(r);
         for (uint32_t k = 0; k < nd && !r->bad; k++) {
             uint32_t vl = get32(r);
             const char *v = take(r, vl);
-            if (r->bad) return NULL;
-            if (!a->ds && !(a->ds = salloc(q, sizeof(dset_t)))) return NULL;
-            if (dset_add(q, a->ds, v, vl, hash_bytes(v, vl)) < 0) return NULL;
+            if (r->bad) return -1;
+            if (!a->ds && !(a->ds = salloc(q, sizeof(dset_t)))) return -1;
+            if (dset_add(q, a->ds, v, vl, hash_bytes(v, vl)) < 0) return -1;
         }
     }
-    return r->bad ? NULL : e;
+    return r->bad ? -1 : 0;
 }
 
 int sl_query_load(sl_query_t *q, const char *p, size_t n) {

@@ -846,7 +846,7 @@ static int job_create(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, int kind, c
         goto oom;
     for (uint32_t p = 0; p < j->nparts; p++) j->wslots[p] = (wslot_t){j, p};
     j->time_driven = se->def->idle_timeout_ms > 0;
-    if (strstr(st->text, "PROCTIME") || strstr(st->text, "proctime")) j->time_driven = 1;
+    if (strcasestr(st->text, "PROCTIME")) j->time_driven = 1; /* processing-time windows close on the clock */
     if (kind == OBJ_VIEW) {
         if (!(j->view = sl_view_new(j->cols, j->ncols))) goto oom;
     } else {
@@ -1282,6 +1282,8 @@ static void exec_describe(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, exec_ou
     uv_mutex_lock(&j->mu);
     sl_query_stats(j->q, &qs);
     size_t vrows = j->view ? sl_view_rows(j->view) : 0;
+    int64_t *pos = calloc(j->nparts + 1, sizeof(*pos));
+    for (uint32_t p = 0; pos && p < j->nparts; p++) pos[p] = sl_query_position(j->q, p);
     uv_mutex_unlock(&j->mu);
     cell_str(b, "kind", j->kind == OBJ_VIEW ? "view" : "sink", 0);
     cell_str(b, "stream", j->stream->name, 0);
@@ -1303,8 +1305,8 @@ static void exec_describe(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, exec_ou
         sl_value_json(b, SL_TYPE_TIMESTAMP, &wv);
     }
     sl_buf_lit(b, ",\"positions\":[");
-    for (uint32_t p = 0; p < j->nparts; p++)
-        sl_buf_printf(b, "%s%" PRId64, p ? "," : "", sl_query_position(j->q, p));
+    for (uint32_t p = 0; pos && p < j->nparts; p++) sl_buf_printf(b, "%s%" PRId64, p ? "," : "", pos[p]);
+    free(pos);
     sl_buf_lit(b, "]}}");
 }
 

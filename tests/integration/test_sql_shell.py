@@ -5,13 +5,14 @@ driven through a pseudo-terminal.
 The server here is MockSQLServer, which speaks the POST /v1/sql contract the way the real server
 does: it splits the body's "sql" into statements (';' outside quotes and comments), answers each
 from SCENARIO (what the engine returns for it), and refuses a statement listed in ERRORS with
-HTTP 400, its error located by line and column in the whole text, after the results of the
-statements before it. It also records each request, which the mock-only assertions look at.
+HTTP 400, its error located by line and column in the whole text: a syntax error before anything
+runs, any other error after the results of the statements before it. It also records each
+request, which the mock-only assertions look at.
 
-To run the same tests against a real server, set SLUICE_SQL_URL to its base URL, after running
-SETUP_SQL on it and producing BID_EVENTS and NOTE_EVENTS into the topics behind those streams:
-the output assertions stay as they are, only the request-recording ones (guarded by
-`mock.recording`) are skipped, as are the tests that need a misbehaving server."""
+The same tests run against the real server with SLUICE_SQL_REAL=1 (a `sluice serve` started
+here and loaded with the scenario: topics, SETUP_SQL, BID_EVENTS and NOTE_EVENTS), or with
+SLUICE_SQL_URL=URL (a server already loaded so). The output assertions stay as they are; the
+request-recording ones and the tests that need a misbehaving server are skipped."""
 
 import csv
 import io
@@ -19,11 +20,13 @@ import json
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import termios
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -31,6 +34,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLUICE_BIN = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
 REAL_URL = os.environ.get("SLUICE_SQL_URL")
+REAL_SERVE = os.environ.get("SLUICE_SQL_REAL") == "1"
 CMD_TIMEOUT = 30
 PTY_TIMEOUT = 10.0
 
@@ -239,20 +243,88 @@ class MockSQLServer:
 
 
 class RealServer:
+    """A real server: the one at url, or (url None) a `sluice serve` started and loaded here."""
     recording = False
 
-    def __init__(self, url):
+    def __init__(self, url=None, tmp=None):
+        self.proc = None
         self.url = url
+        if url:
+            return
+        port = free_port()
+        self.url = "http://127.0.0.1:%d" % port
+        self.log_path = tmp / "serve.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [SLUICE_BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir", str(tmp / "data")],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            self.wait_for(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200)
+            self.load()
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_for(self, ready, what="the server to start"):
+        deadline = time.monotonic() + 15
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("sluice serve exited with %s:\n%s"
+                                     % (self.proc.returncode, self.log_path.read_text()))
+            try:
+                if ready():
+                    return
+            except OSError:           # urllib's errors included
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out waiting for %s:\n%s" % (what, self.log_path.read_text()))
+            time.sleep(0.05)
+
+    def run(self, *args, input=None):
+        p = subprocess.run([SLUICE_BIN, "--server", self.url] + list(args), input=input,
+                           capture_output=True, timeout=CMD_TIMEOUT)
+        assert p.returncode == 0, (args, p.stderr.decode())
+
+    def rows(self, sql):
+        req = urllib.request.Request(self.url + "/v1/sql", data=json.dumps({"sql": sql}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=CMD_TIMEOUT) as r:
+            return json.loads(r.read())["results"][0]["rows"]
+
+    def load(self):
+        """The scenario: streams and views over two topics, and the events behind the rows."""
+        for topic in ("bids", "notes"):
+            self.run("topic", "create", topic)
+        self.run("sql", "-e", SETUP_SQL)
+        for topic, events in (("bids", BID_EVENTS), ("notes", NOTE_EVENTS)):
+            self.run("produce", topic, input="".join(json.dumps(e) + "\n" for e in events).encode())
+        self.wait_for(lambda: len(self.rows(SELECT_BIDS)) == len(BID_ROWS)
+                      and len(self.rows(SELECT_NOTES)) == len(NOTE_ROWS), "the views to fill")
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def server_instance():
+def server_instance(tmp_path_factory):
     if not os.path.exists(SLUICE_BIN):
         pytest.fail("SLUICE_BIN %s does not exist (build first)" % SLUICE_BIN)
-    if REAL_URL:
-        yield RealServer(REAL_URL)
-        return
-    srv = MockSQLServer()
+    if REAL_URL or REAL_SERVE:
+        srv = RealServer(REAL_URL, None if REAL_URL else tmp_path_factory.mktemp("sql-real"))
+    else:
+        srv = MockSQLServer()
     yield srv
     srv.close()
 

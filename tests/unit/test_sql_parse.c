@@ -859,16 +859,18 @@ static void error_messages(void **state) {
 
 /* ---- limits ------------------------------------------------------------------------------- */
 
+/* head + unit * n + mid + tail_unit * n + tail (malloc'd). */
 static char *repeat(const char *head, const char *unit, int n, const char *mid, const char *tail_unit,
                     const char *tail) {
-    size_t len = strlen(head) + (strlen(unit) + strlen(tail_unit)) * (size_t)n + strlen(mid) + strlen(tail) + 1;
-    char *s = malloc(len);
+    size_t lh = strlen(head), lu = strlen(unit), lm = strlen(mid), lt = strlen(tail_unit), le = strlen(tail);
+    char *s = malloc(lh + (lu + lt) * (size_t)n + lm + le + 1);
     assert_non_null(s);
-    strcpy(s, head);
-    for (int i = 0; i < n; i++) strcat(s, unit);
-    strcat(s, mid);
-    for (int i = 0; i < n; i++) strcat(s, tail_unit);
-    strcat(s, tail);
+    char *p = s;
+    memcpy(p, head, lh), p += lh;
+    for (int i = 0; i < n; i++) memcpy(p, unit, lu), p += lu;
+    memcpy(p, mid, lm), p += lm;
+    for (int i = 0; i < n; i++) memcpy(p, tail_unit, lt), p += lt;
+    memcpy(p, tail, le + 1);
     return s;
 }
 

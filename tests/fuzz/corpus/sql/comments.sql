@@ -1,0 +1,4 @@
+-- comment
+SELECT a /* block
+comment */ FROM t;; ;
+-- end

@@ -1,0 +1,1 @@
+CREATE SINK IF NOT EXISTS k INTO TOPIC 'out' WITH (format = 'json') AS SELECT b.* FROM bid b WHERE price BETWEEN 1 AND 100

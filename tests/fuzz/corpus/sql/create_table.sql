@@ -1,0 +1,1 @@
+create table if not exists `My T` (id bigint PATH '/user/id', d DECIMAL(10, 2), s STRING, c CHAR(3), ts TIMESTAMP_LTZ(3), i INTERVAL DAY TO SECOND) with ('connector' = 'kafka', scan.startup.mode = 'earliest', partitions = 3, strict = true)

@@ -1,0 +1,1 @@
+CREATE MATERIALIZED VIEW IF NOT EXISTS v WITH (retention = '1 h') AS SELECT channel, count(*) FROM bid GROUP BY channel HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 10

@@ -1,0 +1,1 @@
+INSERT INTO out SELECT DISTINCT auction FROM bid;

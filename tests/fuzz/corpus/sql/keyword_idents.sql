@@ -1,0 +1,1 @@
+select day, hour, minute, second, year, month, timestamp, value, key, position, t.day from t day where day.minute > 1

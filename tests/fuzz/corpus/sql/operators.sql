@@ -1,0 +1,1 @@
+SELECT -a * b + c || d = e AND NOT f IS NOT NULL OR g NOT LIKE 'x%' ESCAPE '!' AND h NOT IN (1, 2) AND i NOT BETWEEN 1 AND 2 AND j IS NOT TRUE AND k <> l AND m != n AND o <= p AND q >= r AND s % 2 / 3 < 4
