@@ -562,3 +562,71 @@ class SSEClient:
             self.sock.close()
         except OSError:
             pass
+
+
+# --- continuous SQL and generic polling helpers (appended; used by test_sql_api.py and
+# tests/crash/test_sql_crash.py) -------------------------------------------------------------
+
+def run_sql(srv, text, status=200, code=None):
+    """POSTs {"sql": text} to /v1/sql, asserts the status (and error code), returns the body."""
+    r = srv.post("/v1/sql", json={"sql": text})
+    expect(r, status, code)
+    return r.json()
+
+
+def sql_result(srv, text):
+    """The single result object of a one-statement text that must succeed."""
+    res = run_sql(srv, text)["results"]
+    assert len(res) == 1, res
+    return res[0]
+
+
+def describe_query(srv, name):
+    """DESCRIBE of a view or sink: the result object (columns, rows, status, error, stats...)."""
+    return sql_result(srv, "DESCRIBE %s" % name)
+
+
+def wait_until(fn, deadline, what, interval=0.05):
+    """Calls fn() until it returns something truthy (returned) or deadline seconds pass (fails,
+    naming what and the last value)."""
+    end = time.monotonic() + deadline
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %.1fs waiting for %s; last value: %r" % (deadline, what, last))
+        time.sleep(interval)
+
+
+def fetch_values(srv, topic, partition, limit=100000, deadline=120.0):
+    """Every value of a partition from its earliest offset, in offset order, as parsed JSON
+    (a faster read than fetch_all for large partitions: no raw-span bookkeeping)."""
+    out = []
+    nxt = "earliest"
+    end = time.monotonic() + deadline
+    while True:
+        assert time.monotonic() < end, "fetch_values of %s/%d did not finish in %ss" % (topic, partition, deadline)
+        r = fetch(srv, topic, partition, offset=nxt, limit=limit, max_bytes=16 << 20)
+        expect(r, 200)
+        lines = [ln for ln in r.content.split(b"\n") if ln.strip()]
+        if not lines:
+            return out
+        for ln in lines:
+            out.append(json.loads(ln)["value"])
+        nxt = int(r.headers["Sluice-Next-Offset"])
+
+
+def topic_values(srv, topic, deadline=120.0):
+    """The values of every partition of a topic, concatenated partition by partition."""
+    out = []
+    for p in range(describe_topic(srv, topic)["partitions"]):
+        out.extend(fetch_values(srv, topic, p, deadline=deadline))
+    return out
+
+
+def ts_text(ms):
+    """Epoch milliseconds as sluice renders a TIMESTAMP(3): 2024-05-01T12:00:00.000Z."""
+    secs, frac = divmod(int(ms), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%03dZ" % frac
