@@ -568,8 +568,11 @@ static int emit_window_entry(sl_query_t *q, gent_t *e, int64_t ws, int64_t we) {
     return emit_row(q, SL_CHANGE_INSERT, q->kbuf.data, q->kbuf.len, row);
 }
 
-/* Updating aggregate: re-emits a group whose accumulators changed. */
+/* Updating aggregate: re-emits a group whose accumulators changed. The group's key identifies
+ * its row downstream; a query without GROUP BY has one group with an empty key, passed as "" (not
+ * NULL, which a view takes for "append a new row") so that its single row is updated in place. */
 static int flush_entry(sl_query_t *q, gent_t *e) {
+    const char *key = e->key ? e->key : "";
     const sl_value_t *row;
     int rc = agg_output(q, e, 0, 0, &row);
     if (rc < 0) return -1;
@@ -577,7 +580,7 @@ static int flush_entry(sl_query_t *q, gent_t *e) {
         if (e->prev) {
             sl_value_t *old = q->aggrow; /* the old row, decoded (post columns) */
             if (!sl_row_decode(e->prev, e->prevlen, q->out_cols, q->nout, old)) return -1;
-            emit_row(q, SL_CHANGE_DELETE, e->key, e->klen, old);
+            emit_row(q, SL_CHANGE_DELETE, key, e->klen, old);
             sfree(q, e->prev, e->prevlen);
             e->prev = NULL;
             e->prevlen = 0;
@@ -597,7 +600,7 @@ static int flush_entry(sl_query_t *q, gent_t *e) {
         e->prevlen = (uint32_t)q->rbuf.len;
     }
     if (q->rbuf.len) memcpy(e->prev, q->rbuf.data, q->rbuf.len);
-    return emit_row(q, change, e->key, e->klen, row);
+    return emit_row(q, change, key, e->klen, row);
 }
 
 /* ---- windows ------------------------------------------------------------------------------- */

@@ -109,6 +109,8 @@ struct job {
     uint64_t seq;
     char *error;
     uint64_t sink_errors;
+    uint64_t memory_limit;
+    char limit_err[256];           /* set by a batch that crossed memory_limit */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------- */
@@ -366,6 +368,7 @@ out:
 static void work_cb(uv_work_t *w) {
     job_t *j = w->data;
     int64_t now = sl_now_ms();
+    uint64_t t0 = sl_mono_ns();
     uv_mutex_lock(&j->mu);
     sl_query_begin(j->q, now);
     for (size_t i = 0; i < j->nres && !sl_query_error(j->q); i++) {
@@ -377,8 +380,19 @@ static void work_cb(uv_work_t *w) {
         }
     }
     sl_query_end(j->q, now);
+    if (j->view && j->memory_limit && !j->error) {
+        /* the view's rows count against the query's memory_limit too */
+        sl_query_stats_t qs;
+        sl_query_stats(j->q, &qs);
+        uint64_t total = qs.state_bytes + sl_view_bytes(j->view);
+        if (total > j->memory_limit)
+            snprintf(j->limit_err, sizeof(j->limit_err),
+                     "the view's rows and the query's state (%.1f MiB) are over its memory_limit of %.1f MiB; "
+                     "raise 'memory_limit' in WITH (...)", (double)total / 1048576.0,
+                     (double)j->memory_limit / 1048576.0);
+    }
     j->ckpt_written = 0;
-    if (j->ckpt_due && !sl_query_error(j->q) && !j->ckpt_failed) {
+    if (j->ckpt_due && !sl_query_error(j->q) && !j->ckpt_failed && !j->dropping) {
         /* the records produced so far go into this checkpoint, then to the sink */
         sl_buf_t t = j->flushing;
         j->flushing = j->pending;
@@ -400,6 +414,7 @@ static void work_cb(uv_work_t *w) {
         }
     }
     uv_mutex_unlock(&j->mu);
+    sl_debug("sql: %s: batch of %zu fetches in %.2f ms", j->name, j->nres, (double)(sl_mono_ns() - t0) / 1e6);
 }
 
 static void produce_cb(void *ud, int status, const sl_offset_t *offsets, size_t n) {
@@ -407,7 +422,11 @@ static void produce_cb(void *ud, int status, const sl_offset_t *offsets, size_t 
     (void)offsets;
     (void)n;
     j->flush_inflight = 0;
-    if (status) {
+    if (status == -SL_ENOTFOUND) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "sink topic %.300s no longer exists", j->sink_topic);
+        job_fail(j, msg);
+    } else if (status) {
         /* Not acknowledged: the records stay in the checkpoint; retry on the next pump. */
         j->sink_errors++;
         sl_warn("sql: sink %s: appending to topic %s failed: %s (will retry)", j->name, j->sink_topic,
@@ -463,7 +482,14 @@ static int flush_sink(job_t *j, const int64_t *skip) {
     j->flush_inflight = 1;
     int rc = sl_produce(j->s->e, j->sink_topic, recs, n, produce_cb, j);
     free(recs);
-    if (rc) j->flush_inflight = -1;
+    if (rc == -SL_ENOTFOUND) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "sink topic %.300s no longer exists", j->sink_topic);
+        j->flush_inflight = 0;
+        job_fail(j, msg);
+    } else if (rc) {
+        j->flush_inflight = -1;
+    }
     return rc;
 }
 
@@ -487,6 +513,7 @@ static void after_work_cb(uv_work_t *w, int status) {
         }
     }
     if (sl_query_error(j->q)) job_fail(j, sl_query_error(j->q));
+    if (j->limit_err[0]) job_fail(j, j->limit_err);
     if (j->dropping) {
         if (j->flush_inflight != 1) job_free(j);
         return;
@@ -610,6 +637,7 @@ static void pump(job_t *j) {
     }
     j->last_work_ms = now;
     cancel_watches(j);
+    sl_debug("sql: %s: queueing %zu fetches", j->name, j->nres);
     j->busy = 1;
     j->work.data = j;
     (void)more; /* a full batch simply leads to the next pump from after_work_cb */
@@ -828,6 +856,7 @@ static int job_create(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, int kind, c
     s->live_jobs++;
     j->kind = kind;
     j->stream = se;
+    j->memory_limit = memory_limit;
     uv_mutex_init(&j->mu);
     j->timer.data = j;
     uv_timer_init(s->loop, &j->timer);
@@ -1354,7 +1383,9 @@ static void exec_drop(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, exec_out_t 
     snprintf(name, sizeof(name), "%s", j->name);
     save_catalog(s);
     unlink(path);
+    uv_mutex_lock(&j->mu); /* a running batch sees it before it would write a checkpoint */
     j->dropping = 1;
+    uv_mutex_unlock(&j->mu);
     cancel_watches(j);
     if (!j->busy && j->flush_inflight != 1) job_free(j);
     out_message(o, "DROP", "dropped %s %s", kind == OBJ_VIEW ? "view" : "sink", name);

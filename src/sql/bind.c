@@ -743,9 +743,13 @@ static sl_plan_t *bind_from(ctx_t *c, const sl_ast_from_t *f, scope_t *s) {
         sl_window_t *w = &s->window;
         w->time_col = tc;
         w->proctime = s->cols[tc].timeattr == 2;
-        size_t want_min = f->wkind == SL_AW_TUMBLE ? 1 : 2;
-        if (f->wargc < want_min || f->wargc > want_min + 1) {
-            fail(c, f->pos, "window function takes %zu or %zu interval arguments", want_min, want_min + 1);
+        /* TUMBLE(size [, offset]), HOP(slide, size [, offset]), CUMULATE(step, size [, offset]),
+         * SESSION(gap): a session has no offset, so exactly one interval. */
+        size_t want_min = f->wkind == SL_AW_TUMBLE || f->wkind == SL_AW_SESSION ? 1 : 2;
+        size_t want_max = f->wkind == SL_AW_SESSION ? 1 : want_min + 1;
+        if (f->wargc < want_min || f->wargc > want_max) {
+            if (want_min == want_max) fail(c, f->pos, "window function takes %zu interval argument", want_min);
+            else fail(c, f->pos, "window function takes %zu or %zu interval arguments", want_min, want_max);
             return NULL;
         }
         switch (f->wkind) {
@@ -896,14 +900,35 @@ static sl_plan_t *bind_select_q(ctx_t *c, const sl_ast_select_t *sel, scope_t *o
     int grouped = sel->group_count > 0 || (sel->having != NULL);
     for (size_t i = 0; i < sel->item_count && !grouped; i++)
         if (ast_contains_agg(sel->items[i].expr)) grouped = 1;
+    /* SELECT DISTINCT a, b is planned as SELECT a, b ... GROUP BY a, b (as Flink does): an
+     * aggregate without aggregate functions whose groups are the distinct rows. Over a grouped
+     * query it would need a second aggregation, which is not supported: refused, not ignored. */
+    if (sel->distinct) {
+        if (grouped) {
+            fail(c, sel->pos, "SELECT DISTINCT cannot be combined with GROUP BY, HAVING or aggregates");
+            return NULL;
+        }
+        grouped = 1;
+    }
 
     /* The input the select list sees, and the scope it is bound in. */
     aggctx_t agc, *ag = NULL;
     memset(&agc, 0, sizeof(agc));
     if (grouped) {
         ag = &agc;
-        agc.keys = sl_arena_zalloc(c->a, sizeof(*agc.keys) * (sel->group_count + 1));
+        agc.keys = sl_arena_zalloc(c->a, sizeof(*agc.keys) *
+                                             (sel->group_count + (sel->distinct ? sel->item_count : 0) + 1));
         if (!agc.keys) return NULL;
+        for (size_t i = 0; sel->distinct && i < sel->item_count; i++) {
+            const sl_ast_expr_t *x = sel->items[i].expr;
+            if (x->kind == SL_AX_STAR) {
+                fail(c, x->pos, "SELECT DISTINCT * is not supported; name the columns");
+                return NULL;
+            }
+            sl_bexpr_t *k = bind_expr(c, x, &s, NULL);
+            if (!k) return NULL;
+            agc.keys[agc.nkeys++] = k;
+        }
         int saw_ws = 0, saw_we = 0;
         for (size_t i = 0; i < sel->group_count; i++) {
             const sl_ast_expr_t *g = sel->group_by[i];

@@ -6,7 +6,10 @@
  * Precedence, loosest first: OR < AND < NOT < comparison, IS, LIKE, IN, BETWEEN < || < + - <
  * * / % < unary - +. Keywords that are common column names (units, type names, DESC, ...) are
  * %fallback ID, so they are identifiers wherever the keyword could not appear; TIMESTAMP is an
- * identifier through `nm` itself (TIMESTAMP 'literal' would otherwise claim it).
+ * identifier through `nm` itself (TIMESTAMP 'literal' would otherwise claim it). A keyword that
+ * may follow an optional alias (LIMIT, WHERE, ...) must stay reserved: where lemon compressed
+ * the alias-less reduction into a state's default action, a fallback keyword would be read as
+ * the alias instead.
  * Nesting is bounded while parsing: every '(' that can nest (the `lp` symbol: all but those of a
  * CREATE STREAM column list, WITH and type precisions), CASE and prefix operator enters a level
  * in the context; its ')' / END / reduction leaves it (see sl__sql_enter). */
