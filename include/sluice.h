@@ -261,6 +261,8 @@ typedef struct sl_sql_config {
     uint64_t memory_limit;           /* default state limit per query: 512 MiB */
     size_t max_result_rows;          /* ad-hoc SELECT result cap: 100000 */
     size_t batch_events;             /* events per processing batch: 16384 */
+    size_t scan_threads;             /* threads scanning one query's batch: the number of CPUs
+                                        (at most 16); 1 = serial */
 } sl_sql_config_t;
 
 void sl_sql_config_defaults(sl_sql_config_t *cfg);

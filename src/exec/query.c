@@ -185,6 +185,10 @@ struct sl_query {
     /* stages */
     stage_t *pre, *post;
     int npre, npost;
+    const sl_plan_t **pre_plans;   /* the plan node of each pre stage (scanners compile their own) */
+    const sl_pcol_t *prow_cols;    /* the columns of a row after the pre stages */
+    int nprow;
+    sl_value_t *prow;              /* a decoded scanner row */
     /* aggregate */
     sl_cexpr_t *keys, *args, *filters;
     int nkeys, naggs;
@@ -827,7 +831,7 @@ static void advance_watermark(sl_query_t *q, int64_t now) {
 
 /* ---- scan ---------------------------------------------------------------------------------- */
 
-static int field_value(sl_query_t *q, const sl_jx_field_t *f, sl_type_t t, sl_value_t *v) {
+static int field_value(sl_arena_t *arena, const sl_jx_field_t *f, sl_type_t t, sl_value_t *v) {
     v->null = 1;
     v->u.i = 0;
     switch (f->kind) {
@@ -881,7 +885,7 @@ static int field_value(sl_query_t *q, const sl_jx_field_t *f, sl_type_t t, sl_va
             s.null = 0;
             s.u.s.p = f->p;
             s.u.s.n = (uint32_t)f->n;
-            sl_value_cast(SL_TYPE_VARCHAR, SL_TYPE_TIMESTAMP, &s, v, &q->batch);
+            sl_value_cast(SL_TYPE_VARCHAR, SL_TYPE_TIMESTAMP, &s, v, arena);
             return v->null ? -1 : 0;
         }
         return -1;
@@ -896,20 +900,39 @@ static int field_value(sl_query_t *q, const sl_jx_field_t *f, sl_type_t t, sl_va
     }
 }
 
-static int process(sl_query_t *q, uint32_t partition, int64_t offset, const sl_value_t *row) {
+/* The source position and the partition's event time advance with every event read, whether
+ * or not it passes the filters. */
+static void saw_event(sl_query_t *q, uint32_t partition, int64_t offset, int has_ts, int64_t ts) {
     q->events_in++;
     part_t *pt = &q->parts[partition];
     pt->next_offset = offset + 1;
     pt->last_active = q->now;
-    const sl_stream_def_t *sd = q->stream;
-    if (sd && sd->wm_col >= 0 && !row[sd->wm_col].null) {
-        if (!pt->seen || row[sd->wm_col].u.i > pt->max_ts) pt->max_ts = row[sd->wm_col].u.i;
+    if (has_ts) {
+        if (!pt->seen || ts > pt->max_ts) pt->max_ts = ts;
         pt->seen = 1;
     }
+}
+
+static int after_pre(sl_query_t *q, uint32_t partition, int64_t offset, const sl_value_t *cur);
+
+static int process(sl_query_t *q, uint32_t partition, int64_t offset, const sl_value_t *row) {
+    const sl_stream_def_t *sd = q->stream;
+    int has_ts = sd && sd->wm_col >= 0 && !row[sd->wm_col].null;
+    saw_event(q, partition, offset, has_ts, has_ts ? row[sd->wm_col].u.i : 0);
     const sl_value_t *cur = row;
     int rc = run_stages(q, q->pre, q->npre, &cur);
-    if (rc < 0) goto fail;
+    if (rc < 0) {
+        if (q->ev.err[0]) qfail(q, "partition %u offset %" PRId64 ": %s", partition, offset, q->ev.err);
+        else qfail(q, "out of memory");
+        return -1;
+    }
     if (!rc) return 0;
+    return after_pre(q, partition, offset, cur);
+}
+
+/* What follows the pre stages: the post stages and the output, or the aggregate. */
+static int after_pre(sl_query_t *q, uint32_t partition, int64_t offset, const sl_value_t *cur) {
+    int rc;
     if (!q->agg) {
         const sl_value_t *o = cur;
         rc = run_stages(q, q->post, q->npost, &o);
@@ -925,43 +948,221 @@ fail:
     return -1;
 }
 
-int sl_query_push_json(sl_query_t *q, uint32_t partition, int64_t offset, int64_t ingest_ms,
-                       const char *json, size_t len) {
-    if (q->error || !q->stream) return -1;
-    if (partition >= q->nparts) return -1;
+/* Fills row (the stream's columns) from one event's JSON. Returns 0, or 1 when 'on_error' =
+ * 'fail' rejects the event (err says why). *bad counts fields that read as NULL. */
+static int scan_fields(const sl_query_t *q, sl_jx_t *jx, sl_jx_field_t *fields, sl_arena_t *arena,
+                       sl_value_t *row, uint32_t partition, int64_t offset, const char *json, size_t len,
+                       uint64_t *bad, char *err, size_t errlen) {
     const sl_stream_def_t *sd = q->stream;
     for (int i = 0; i < q->ncols; i++) {
-        q->row[i].null = 1;
-        q->row[i].u.i = 0;
+        row[i].null = 1;
+        row[i].u.i = 0;
     }
-    if (q->nneed && sl_jx_run(q->jx, json, len, q->fields, &q->batch)) {
-        q->bad++;
+    if (q->nneed && sl_jx_run(jx, json, len, fields, arena)) {
+        (*bad)++;
         if (sd->on_error_fail) {
-            qfail(q, "partition %u offset %" PRId64 ": the event is not valid JSON", partition, offset);
+            snprintf(err, errlen, "partition %u offset %" PRId64 ": the event is not valid JSON", partition, offset);
             return 1;
         }
-    } else {
-        for (int i = 0; i < q->nneed; i++) {
-            int c = q->need[i];
-            if (field_value(q, &q->fields[i], sd->cols[c].type, &q->row[c])) {
-                q->bad++;
-                if (sd->on_error_fail) {
-                    static const char *kinds[] = {"nothing", "null", "a boolean", "a number", "a string",
-                                                  "an object", "an array"};
-                    qfail(q, "partition %u offset %" PRId64 ": column %s (%s at %s) is %s, expected %s",
-                          partition, offset, sd->cols[c].name, sd->cols[c].name, sd->paths[c],
-                          q->fields[i].kind == SL_J_NONE ? "missing" : kinds[q->fields[i].kind],
-                          sl_type_name(sd->cols[c].type));
-                    return 1;
-                }
+        return 0;
+    }
+    for (int i = 0; i < q->nneed; i++) {
+        int c = q->need[i];
+        if (field_value(arena, &fields[i], sd->cols[c].type, &row[c])) {
+            (*bad)++;
+            if (sd->on_error_fail) {
+                static const char *kinds[] = {"nothing", "null", "a boolean", "a number", "a string",
+                                              "an object", "an array"};
+                snprintf(err, errlen, "partition %u offset %" PRId64 ": column %s (at %s) is %s, expected %s",
+                         partition, offset, sd->cols[c].name, sd->paths[c],
+                         fields[i].kind == SL_J_NONE ? "missing" : kinds[fields[i].kind],
+                         sl_type_name(sd->cols[c].type));
+                return 1;
             }
         }
     }
-    if (sd->wm_col < 0) {
-        /* no event-time column: nothing to do with ingest time except PROCTIME-like use */
-        (void)ingest_ms;
+    return 0;
+}
+
+int sl_query_push_json(sl_query_t *q, uint32_t partition, int64_t offset, int64_t ingest_ms,
+                       const char *json, size_t len) {
+    (void)ingest_ms; /* without an event-time column, time is the clock's (PROCTIME) */
+    if (q->error || !q->stream) return -1;
+    if (partition >= q->nparts) return -1;
+    char err[400];
+    if (scan_fields(q, q->jx, q->fields, &q->batch, q->row, partition, offset, json, len, &q->bad, err,
+                    sizeof(err))) {
+        qfail(q, "%s", err);
+        return 1;
     }
     return process(q, partition, offset, q->row);
+}
+
+/* ---- parallel scanning ----------------------------------------------------------------------- */
+
+/* A scanner is the part of a query's work that can run on another thread: JSON extraction and
+ * the stages below the aggregate. Each has its own extractor, compiled stages (function call
+ * sites hold per-site state such as regex match data), evaluation context and arena. What it
+ * produces is a list of records, applied to the query later, serially and in scan order, so the
+ * result is exactly that of a serial run:
+ *
+ *   +----------+--------+-------+---------+-------------+---------------------------------+
+ *   | u32 part | i64 off| u8 fl | i64 ts  | u32 bad     | row (sl_row_encode) if fl&PASS, |
+ *   |          |        |       |         |             | u16 n + message if fl&ERROR     |
+ *   +----------+--------+-------+---------+-------------+---------------------------------+ */
+enum { SCAN_HAS_TS = 1, SCAN_PASS = 2, SCAN_ERROR = 4 };
+
+struct sl_qscan {
+    const sl_query_t *q;
+    sl_jx_t *jx;
+    sl_jx_field_t fields[SL_JX_MAX_FIELDS];
+    sl_value_t *row;
+    stage_t *pre;
+    int npre;
+    sl_arena_t arena;
+    sl_eval_t ev;
+    sl_buf_t out;
+    int failed;                    /* stop scanning after an error record */
+};
+
+static int compile_stage(sl_query_t *q, const sl_plan_t *p, stage_t *st, char *err, size_t errlen);
+static void free_stages(stage_t *st, int n);
+
+int sl_qscan_new(const sl_query_t *q, sl_qscan_t **out) {
+    if (!q->stream) return -1;
+    sl_qscan_t *s = calloc(1, sizeof(*s));
+    if (!s) return -1;
+    s->q = q;
+    sl_arena_init(&s->arena);
+    char err[256];
+    const char *ptrs[SL_JX_MAX_FIELDS];
+    for (int i = 0; i < q->nneed; i++) ptrs[i] = q->stream->paths[q->need[i]];
+    if (sl_eval_init(&s->ev, &s->arena) || sl_jx_new(ptrs, q->nneed, &s->jx) ||
+        !(s->row = calloc((size_t)q->ncols + 1, sizeof(*s->row))) ||
+        !(s->pre = calloc((size_t)q->npre + 1, sizeof(stage_t))))
+        goto fail;
+    for (int i = 0; i < q->npre; i++) {
+        s->npre++;
+        if (compile_stage((sl_query_t *)q, q->pre_plans[i], &s->pre[i], err, sizeof(err))) goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    sl_qscan_free(s);
+    return -1;
+}
+
+void sl_qscan_free(sl_qscan_t *s) {
+    if (!s) return;
+    if (s->pre) free_stages(s->pre, s->npre);
+    sl_jx_free(s->jx);
+    free(s->row);
+    sl_eval_free(&s->ev);
+    sl_arena_free(&s->arena);
+    sl_buf_free(&s->out);
+    free(s);
+}
+
+void sl_qscan_begin(sl_qscan_t *s, int64_t now_ms) {
+    s->out.len = 0;
+    s->failed = 0;
+    s->ev.fn.now_ms = now_ms;
+    s->ev.err[0] = 0;
+    sl_arena_reset(&s->arena);
+}
+
+static void scan_put(sl_qscan_t *s, uint32_t part, int64_t off, int fl, int64_t ts, uint32_t bad) {
+    sl_buf_append(&s->out, &part, 4);
+    sl_buf_append(&s->out, &off, 8);
+    sl_buf_putc(&s->out, (char)fl);
+    sl_buf_append(&s->out, &ts, 8);
+    sl_buf_append(&s->out, &bad, 4);
+}
+
+static void scan_error(sl_qscan_t *s, uint32_t part, int64_t off, const char *msg) {
+    uint16_t n = (uint16_t)(strlen(msg) > 400 ? 400 : strlen(msg));
+    scan_put(s, part, off, SCAN_ERROR, 0, 0);
+    sl_buf_append(&s->out, &n, 2);
+    sl_buf_append(&s->out, msg, n);
+    s->failed = 1;
+}
+
+int sl_qscan_push_json(sl_qscan_t *s, uint32_t partition, int64_t offset, const char *json, size_t len) {
+    const sl_query_t *q = s->q;
+    if (s->failed) return -1;
+    char err[400];
+    uint64_t bad = 0;
+    if (scan_fields(q, s->jx, s->fields, &s->arena, s->row, partition, offset, json, len, &bad, err, sizeof(err))) {
+        scan_error(s, partition, offset, err);
+        return -1;
+    }
+    const sl_stream_def_t *sd = q->stream;
+    int has_ts = sd->wm_col >= 0 && !s->row[sd->wm_col].null;
+    int64_t ts = has_ts ? s->row[sd->wm_col].u.i : 0;
+    const sl_value_t *cur = s->row;
+    int rc = 1;
+    for (int i = 0; i < s->npre && rc > 0; i++) {
+        stage_t *st = &s->pre[i];
+        if (st->filter) {
+            rc = sl_cexpr_test(&st->pred, cur, &s->ev);
+        } else {
+            for (int k = 0; k < st->n && rc > 0; k++)
+                if (sl_cexpr_eval(&st->exprs[k], cur, &s->ev, &st->out[k])) rc = -1;
+            cur = st->out;
+        }
+    }
+    if (rc < 0) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "partition %u offset %" PRId64 ": %s", partition, offset,
+                 s->ev.err[0] ? s->ev.err : "out of memory");
+        scan_error(s, partition, offset, msg);
+        return -1;
+    }
+    scan_put(s, partition, offset, (has_ts ? SCAN_HAS_TS : 0) | (rc ? SCAN_PASS : 0), ts, (uint32_t)bad);
+    if (rc && sl_row_encode(&s->out, q->prow_cols, q->nprow, cur)) {
+        scan_error(s, partition, offset, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int sl_query_consume(sl_query_t *q, sl_qscan_t *s) {
+    const char *p = s->out.data, *end = p + s->out.len;
+    while (!q->error && p < end) {
+        if (end - p < 25) {
+            qfail(q, "internal error: a truncated scan record");
+            break;
+        }
+        uint32_t part, bad;
+        int64_t off, ts;
+        memcpy(&part, p, 4);
+        memcpy(&off, p + 4, 8);
+        int fl = (unsigned char)p[12];
+        memcpy(&ts, p + 13, 8);
+        memcpy(&bad, p + 21, 4);
+        p += 25;
+        if (fl & SCAN_ERROR) {
+            uint16_t n = 0;
+            if (end - p >= 2) memcpy(&n, p, 2);
+            qfail(q, "%.*s", (int)n, p + 2);
+            break;
+        }
+        if (part >= q->nparts) {
+            qfail(q, "internal error: scan record for partition %u", part);
+            break;
+        }
+        q->bad += bad;
+        saw_event(q, part, off, fl & SCAN_HAS_TS, ts);
+        if (!(fl & SCAN_PASS)) continue;
+        size_t k = sl_row_decode(p, (size_t)(end - p), q->prow_cols, q->nprow, q->prow);
+        if (!k) {
+            qfail(q, "internal error: an undecodable scan record");
+            break;
+        }
+        p += k;
+        if (after_pre(q, part, off, q->prow) < 0) break;
+    }
+    return q->error ? -1 : 0;
 }
 
 int sl_query_push_row(sl_query_t *q, uint32_t partition, int64_t offset, const sl_value_t *row) {
@@ -1080,6 +1281,10 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
     q->pre = calloc((size_t)npre + 1, sizeof(stage_t));
     q->post = calloc((size_t)npost + 1, sizeof(stage_t));
     if (!q->pre || !q->post) goto oom;
+    q->pre_plans = calloc((size_t)npre + 1, sizeof(*q->pre_plans));
+    if (!q->pre_plans) goto oom;
+    q->prow_cols = scan->cols;
+    q->nprow = scan->ncols;
     for (int i = 0; i < npre; i++) {
         const sl_plan_t *p = chain[depth - 2 - i];
         if (p->kind != SL_PN_FILTER && p->kind != SL_PN_PROJECT) {
@@ -1087,8 +1292,14 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
             goto fail;
         }
         q->npre++;
+        q->pre_plans[i] = p;
+        if (p->kind == SL_PN_PROJECT) {
+            q->prow_cols = p->cols;
+            q->nprow = p->ncols;
+        }
         if (compile_stage(q, p, &q->pre[i], err, errlen)) goto fail;
     }
+    if (!(q->prow = calloc((size_t)q->nprow + 1, sizeof(*q->prow)))) goto oom;
     for (int i = 0; i < npost; i++) {
         const sl_plan_t *p = chain[aggi - 1 - i];
         if (p->kind != SL_PN_FILTER && p->kind != SL_PN_PROJECT) {
@@ -1205,6 +1416,8 @@ void sl_query_free(sl_query_t *q) {
     free(q->filters);
     free(q->aggrow);
     free(q->row);
+    free(q->prow);
+    free(q->pre_plans);
     free(q->parts);
     sl_jx_free(q->jx);
     sl_buf_free(&q->kbuf);

@@ -60,6 +60,21 @@ int sl_query_push_row(sl_query_t *q, uint32_t partition, int64_t offset, const s
  * batch made; frees the batch's strings. 0 or -1 (failed). */
 int sl_query_end(sl_query_t *q, int64_t now_ms);
 
+/* Parallel scanning. A scanner does the per-event work that needs no shared state (JSON field
+ * extraction and the filters and projections below the aggregate) on any thread; its output is
+ * then applied with sl_query_consume on the query's thread, in scan order, so the result is
+ * exactly the serial one. Scanners of one query may run concurrently with each other, not with
+ * calls on the query itself. Only for queries over streams (JSON). */
+typedef struct sl_qscan sl_qscan_t;
+int sl_qscan_new(const sl_query_t *q, sl_qscan_t **out);
+void sl_qscan_free(sl_qscan_t *s);
+void sl_qscan_begin(sl_qscan_t *s, int64_t now_ms);          /* forgets the previous output */
+/* 0, or -1 when the event failed (on_error 'fail', a row error): the scanner then ignores the
+ * rest of its events, and consume fails the query at that event. */
+int sl_qscan_push_json(sl_qscan_t *s, uint32_t partition, int64_t offset, const char *json, size_t len);
+/* Between sl_query_begin and sl_query_end: applies what s scanned. 0 or -1 (failed). */
+int sl_query_consume(sl_query_t *q, sl_qscan_t *s);
+
 /* Position: the next offset to read from each partition (-1 = from the start). */
 int64_t sl_query_position(const sl_query_t *q, uint32_t partition);
 const char *sl_query_error(const sl_query_t *q);  /* NULL while healthy */

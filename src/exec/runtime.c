@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +112,63 @@ struct job {
     uint64_t sink_errors;
     uint64_t memory_limit;
     char limit_err[256];           /* set by a batch that crossed memory_limit */
+    sl_qscan_t **scanners;         /* per scan thread (none: the batch is scanned serially) */
+    int nscan;
 };
+
+/* One thread's share of a batch: events [from, to) in batch order. */
+typedef struct scan_part {
+    job_t *j;
+    sl_qscan_t *sc;
+    size_t from, to;
+    int64_t now;
+    pthread_t tid;
+} scan_part_t;
+
+static void *scan_thread(void *arg) {
+    scan_part_t *sp = arg;
+    job_t *j = sp->j;
+    sl_qscan_begin(sp->sc, sp->now);
+    size_t base = 0;
+    for (size_t i = 0; i < j->nres; i++) {
+        sl_fetch_result_t *r = &j->res[i];
+        size_t lo = sp->from > base ? sp->from - base : 0, hi = sp->to - base;
+        if (sp->to <= base) break;
+        if (hi > r->count) hi = r->count;
+        for (size_t k = lo; k < hi; k++) {
+            const sl_fetched_t *f = &r->recs[k];
+            if (sl_qscan_push_json(sp->sc, j->res_part[i], f->offset, f->value, f->value_len)) return NULL;
+        }
+        base += r->count;
+    }
+    return NULL;
+}
+
+/* Scans the batch on nscan threads (this one included), then applies the scanners' output in
+ * batch order. 0, or -1 when a thread could not start (the caller scans serially then). */
+static int scan_parallel(job_t *j, size_t total, int64_t now) {
+    scan_part_t parts[16];
+    int n = j->nscan < 16 ? j->nscan : 16;
+    for (int t = 0; t < n; t++) {
+        parts[t].j = j;
+        parts[t].sc = j->scanners[t];
+        parts[t].from = total * (size_t)t / (size_t)n;
+        parts[t].to = total * (size_t)(t + 1) / (size_t)n;
+        parts[t].now = now;
+    }
+    int started = 1;
+    for (; started < n; started++)
+        if (pthread_create(&parts[started].tid, NULL, scan_thread, &parts[started])) break;
+    scan_thread(&parts[0]);
+    for (int t = 1; t < started; t++) pthread_join(parts[t].tid, NULL);
+    if (started < n) {
+        /* the missing shares are scanned here, in order, before anything is applied */
+        for (int t = started; t < n; t++) scan_thread(&parts[t]);
+    }
+    for (int t = 0; t < n; t++)
+        if (sl_query_consume(j->q, j->scanners[t])) break;
+    return 0;
+}
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
@@ -371,12 +428,18 @@ static void work_cb(uv_work_t *w) {
     uint64_t t0 = sl_mono_ns();
     uv_mutex_lock(&j->mu);
     sl_query_begin(j->q, now);
-    for (size_t i = 0; i < j->nres && !sl_query_error(j->q); i++) {
-        sl_fetch_result_t *r = &j->res[i];
-        for (size_t k = 0; k < r->count; k++) {
-            const sl_fetched_t *f = &r->recs[k];
-            if (sl_query_push_json(j->q, j->res_part[i], f->offset, f->timestamp, f->value, f->value_len))
-                break;
+    size_t total = 0;
+    for (size_t i = 0; i < j->nres; i++) total += j->res[i].count;
+    if (j->nscan > 1 && total >= 2048) {
+        scan_parallel(j, total, now);
+    } else {
+        for (size_t i = 0; i < j->nres && !sl_query_error(j->q); i++) {
+            sl_fetch_result_t *r = &j->res[i];
+            for (size_t k = 0; k < r->count; k++) {
+                const sl_fetched_t *f = &r->recs[k];
+                if (sl_query_push_json(j->q, j->res_part[i], f->offset, f->timestamp, f->value, f->value_len))
+                    break;
+            }
         }
     }
     sl_query_end(j->q, now);
@@ -384,11 +447,11 @@ static void work_cb(uv_work_t *w) {
         /* the view's rows count against the query's memory_limit too */
         sl_query_stats_t qs;
         sl_query_stats(j->q, &qs);
-        uint64_t total = qs.state_bytes + sl_view_bytes(j->view);
-        if (total > j->memory_limit)
+        uint64_t used = qs.state_bytes + sl_view_bytes(j->view);
+        if (used > j->memory_limit)
             snprintf(j->limit_err, sizeof(j->limit_err),
                      "the view's rows and the query's state (%.1f MiB) are over its memory_limit of %.1f MiB; "
-                     "raise 'memory_limit' in WITH (...)", (double)total / 1048576.0,
+                     "raise 'memory_limit' in WITH (...)", (double)used / 1048576.0,
                      (double)j->memory_limit / 1048576.0);
     }
     j->ckpt_written = 0;
@@ -654,6 +717,8 @@ static void job_final_free(uv_handle_t *h) {
     free(j->res_part);
     free(j->watches);
     free(j->wslots);
+    for (int i = 0; i < j->nscan; i++) sl_qscan_free(j->scanners[i]);
+    free(j->scanners);
     sl_query_free(j->q);
     sl_view_free(j->view);
     sl_buf_free(&j->pending);
@@ -874,6 +939,13 @@ static int job_create(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, int kind, c
         !(j->wslots = calloc(j->nparts, sizeof(*j->wslots))))
         goto oom;
     for (uint32_t p = 0; p < j->nparts; p++) j->wslots[p] = (wslot_t){j, p};
+    int threads = (int)s->cfg.scan_threads;
+    if (threads > 16) threads = 16;
+    if (threads > 1) {
+        if (!(j->scanners = calloc((size_t)threads, sizeof(*j->scanners)))) goto oom;
+        for (; j->nscan < threads; j->nscan++)
+            if (sl_qscan_new(j->q, &j->scanners[j->nscan])) goto oom;
+    }
     j->time_driven = se->def->idle_timeout_ms > 0;
     if (strcasestr(st->text, "PROCTIME")) j->time_driven = 1; /* processing-time windows close on the clock */
     if (kind == OBJ_VIEW) {
@@ -1544,6 +1616,8 @@ void sl_sql_config_defaults(sl_sql_config_t *cfg) {
     cfg->memory_limit = 512ull << 20;
     cfg->max_result_rows = 100000;
     cfg->batch_events = 16384;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->scan_threads = cpus > 0 ? (size_t)(cpus < 16 ? cpus : 16) : 1;
 }
 
 static int mkdir_p(const char *path) {

@@ -394,6 +394,72 @@ static void checkpoint_round_trip(void **state) {
     }
 }
 
+/* Three scanners over thirds of a batch, consumed in order, give exactly the serial output. */
+static void parallel_scan_equals_serial(void **state) {
+    (void)state;
+    const char *sqls[] = {
+        "SELECT UPPER(k) AS u, v * 2 AS w FROM s WHERE v % 3 <> 0",
+        "SELECT k, COUNT(*) AS n, SUM(v) AS sv FROM (SELECT k, v FROM s WHERE v > 2) x GROUP BY k",
+        "SELECT window_start, k, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE s, DESCRIPTOR(ts), INTERVAL '2' SECOND)) "
+        "GROUP BY window_start, window_end, k",
+    };
+    for (size_t qi = 0; qi < 3; qi++) {
+        char evs[90][96];
+        for (int i = 0; i < 90; i++)
+            snprintf(evs[i], sizeof(evs[i]), "{\"k\":\"k%d\",\"v\":%d,\"ts\":%d}", i % 5, i, i * 300 - (i % 4) * 200);
+        harness_t a, b;
+        assert_null(h_init(&a, STREAM_SQL, sqls[qi], 1, 0));
+        assert_null(h_init(&b, STREAM_SQL, sqls[qi], 1, 0));
+        sl_qscan_t *sc[3];
+        for (int t = 0; t < 3; t++) assert_int_equal(sl_qscan_new(b.q, &sc[t]), 0);
+        for (int batch = 0; batch < 3; batch++) {
+            sl_query_begin(a.q, 5);
+            sl_query_begin(b.q, 5);
+            for (int i = batch * 30; i < batch * 30 + 30; i++)
+                assert_int_equal(sl_query_push_json(a.q, 0, i, 0, evs[i], strlen(evs[i])), 0);
+            for (int t = 0; t < 3; t++) {
+                sl_qscan_begin(sc[t], 5);
+                for (int i = batch * 30 + t * 10; i < batch * 30 + t * 10 + 10; i++)
+                    assert_int_equal(sl_qscan_push_json(sc[t], 0, i, evs[i], strlen(evs[i])), 0);
+            }
+            for (int t = 0; t < 3; t++) assert_int_equal(sl_query_consume(b.q, sc[t]), 0);
+            assert_int_equal(sl_query_end(a.q, 5), 0);
+            assert_int_equal(sl_query_end(b.q, 5), 0);
+        }
+        assert_true(a.nrows > 0);
+        assert_string_equal(h_out(&a), h_out(&b));
+        sl_query_stats_t sa, sb;
+        sl_query_stats(a.q, &sa);
+        sl_query_stats(b.q, &sb);
+        assert_int_equal(sa.events_in, sb.events_in);
+        assert_int_equal(sa.watermark, sb.watermark);
+        assert_int_equal(sl_query_position(b.q, 0), 90);
+        for (int t = 0; t < 3; t++) sl_qscan_free(sc[t]);
+        h_free(&a);
+        h_free(&b);
+    }
+    /* an 'on_error' = 'fail' event in the second scanner's share fails the query there: the
+     * first share is applied, nothing after the bad event is */
+    harness_t h;
+    assert_null(h_init(&h, "CREATE STREAM s (v BIGINT) WITH (topic='t', 'on_error'='fail')", "SELECT v FROM s", 1, 0));
+    sl_qscan_t *sc[2];
+    for (int t = 0; t < 2; t++) assert_int_equal(sl_qscan_new(h.q, &sc[t]), 0);
+    sl_query_begin(h.q, 0);
+    sl_qscan_begin(sc[0], 0);
+    sl_qscan_begin(sc[1], 0);
+    assert_int_equal(sl_qscan_push_json(sc[0], 0, 0, "{\"v\":1}", 7), 0);
+    assert_int_equal(sl_qscan_push_json(sc[1], 0, 1, "{\"v\":\"x\"}", 9), -1);
+    assert_int_equal(sl_qscan_push_json(sc[1], 0, 2, "{\"v\":3}", 7), -1);
+    assert_int_equal(sl_query_consume(h.q, sc[0]), 0);
+    assert_int_equal(sl_query_consume(h.q, sc[1]), -1);
+    assert_non_null(strstr(sl_query_error(h.q), "offset 1"));
+    assert_int_equal(sl_query_position(h.q, 0), 1);
+    assert_int_equal(h.nrows, 1);
+    sl_query_end(h.q, 0);
+    for (int t = 0; t < 2; t++) sl_qscan_free(sc[t]);
+    h_free(&h);
+}
+
 static void view_apply_and_save(void **state) {
     (void)state;
     sl_pcol_t cols[2] = {{"k", SL_TYPE_VARCHAR}, {"n", SL_TYPE_BIGINT}};
@@ -517,7 +583,8 @@ int main(void) {
         cmocka_unit_test(tumble_watermark_late), cmocka_unit_test(hop_and_cumulate),
         cmocka_unit_test(session_merge),        cmocka_unit_test(partitions_hold_watermark),
         cmocka_unit_test(memory_limit),         cmocka_unit_test(on_error_fail),
-        cmocka_unit_test(checkpoint_round_trip), cmocka_unit_test(view_apply_and_save),
+        cmocka_unit_test(checkpoint_round_trip), cmocka_unit_test(parallel_scan_equals_serial),
+        cmocka_unit_test(view_apply_and_save),
         cmocka_unit_test(bind_errors),          cmocka_unit_test(explain_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
