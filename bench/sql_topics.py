@@ -55,13 +55,22 @@ def main():
     ap.add_argument("--events", type=int, default=2_000_000, help="event numbers to generate (bids are 46/50 of them)")
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "sluice"))
+    ap.add_argument("--threads", default="1,2", help="comma-separated --sql-scan-threads values to run")
     args = ap.parse_args()
     if not os.path.exists(GEN):
         subprocess.check_call(["make", "-s", "-C", os.path.join(ROOT, "bench", "nexmark")])
     tmp = tempfile.mkdtemp(prefix="sluice-sqlbench-")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        run(args, tmp + "/t%d" % threads, threads)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp, threads):
+    os.makedirs(tmp)
     port = free_port()
     url = "http://127.0.0.1:%d" % port
-    srv = subprocess.Popen([args.bin, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir", tmp + "/data"],
+    srv = subprocess.Popen([args.bin, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir", tmp + "/data",
+                            "--sql-scan-threads", str(threads)],
                            stdout=subprocess.DEVNULL, stderr=open(tmp + "/server.log", "w"))
     try:
         for _ in range(100):
@@ -86,7 +95,8 @@ def main():
         ddl = strip_sql(open(os.path.join(QDIR, "ddl.sql")).read())
         r = s.post(url + "/v1/sql", json={"sql": ddl})
         r.raise_for_status()
-        print("%-5s %12s %10s %10s %14s" % ("query", "events", "wall s", "cpu s", "events/cpu-s"))
+        print("--sql-scan-threads %d" % threads)
+        print("%-5s %12s %10s %10s %14s %12s" % ("query", "events", "wall s", "cpu s", "events/cpu-s", "events/s"))
         for q in ORDER:
             path = os.path.join(QDIR, q + ".sql")
             if not os.path.exists(path):
@@ -113,7 +123,7 @@ def main():
                 time.sleep(0.02)
             w = time.time() - w0
             c = cpu_seconds(srv.pid) - c0
-            print("%-5s %12d %10.2f %10.2f %14.0f" % (q, n, w, c, n / c if c else 0), flush=True)
+            print("%-5s %12d %10.2f %10.2f %14.0f %12.0f" % (q, n, w, c, n / c if c else 0, n / w), flush=True)
             s.post(url + "/v1/sql", json={"sql": "DROP VIEW " + name})
     finally:
         srv.send_signal(signal.SIGTERM)
@@ -121,7 +131,6 @@ def main():
             srv.wait(20)
         except subprocess.TimeoutExpired:
             srv.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

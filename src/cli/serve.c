@@ -13,7 +13,7 @@
 
 enum {
     OPT_LISTEN = 1000, OPT_DATA, OPT_FSYNC, OPT_SEG_BYTES, OPT_SEG_MS, OPT_MAX_REQ, OPT_MAX_EVENT, OPT_MAX_EVENTS,
-    OPT_MAX_CONN, OPT_MAX_HDR, OPT_IDLE, OPT_REQ_TIMEOUT, OPT_RET_CHECK, OPT_SESS_CHECK, OPT_SQL_CKPT, OPT_SQL_MEM, OPT_LOG, OPT_HELP,
+    OPT_MAX_CONN, OPT_MAX_HDR, OPT_IDLE, OPT_REQ_TIMEOUT, OPT_RET_CHECK, OPT_SESS_CHECK, OPT_SQL_CKPT, OPT_SQL_MEM, OPT_SQL_THREADS, OPT_LOG, OPT_HELP,
 };
 
 typedef struct setting {
@@ -39,6 +39,7 @@ static const setting_t settings[] = {
     {"session-check-ms", "SLUICE_SESSION_CHECK_MS", OPT_SESS_CHECK, "how often group sessions are checked (200)"},
     {"sql-checkpoint-ms", "SLUICE_SQL_CHECKPOINT_MS", OPT_SQL_CKPT, "how often each continuous query checkpoints (1000)"},
     {"sql-memory-limit", "SLUICE_SQL_MEMORY_LIMIT", OPT_SQL_MEM, "default state limit of a query, bytes (536870912)"},
+    {"sql-scan-threads", "SLUICE_SQL_SCAN_THREADS", OPT_SQL_THREADS, "threads scanning one query's batch (CPUs)"},
     {"log-level", "SLUICE_LOG_LEVEL", OPT_LOG, "debug | info | warn | error (info)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -117,6 +118,7 @@ static int apply(sl_server_config_t *c, int id, const char *v) {
     case OPT_SESS_CHECK: if (!n) return -1; c->engine.session_check_ms = n; break;
     case OPT_SQL_CKPT: if (!n) return -1; c->sql.checkpoint_interval_ms = n; break;
     case OPT_SQL_MEM: if (n < 4096) return -1; c->sql.memory_limit = n; break;
+    case OPT_SQL_THREADS: if (!n || n > 16) return -1; c->sql.scan_threads = n; break;
     default: return -1;
     }
     return 0;
