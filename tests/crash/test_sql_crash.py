@@ -16,13 +16,15 @@ the windows are computed in Python from exactly those events.
 Queries: a view and a sink with the same TUMBLE(1 s) GROUP BY k aggregation (COUNT, SUM, MIN,
 MAX), and an updating view (GROUP BY k) whose totals must count every event of the log once.
 
-Two scenarios, each on its own data directories:
+Three scenarios, each on its own data directories:
 - live: the queries run while the events are produced (paced over PRODUCE_SECONDS); four kills
   land at random moments during production (one right after a restart, while the queries
   recover), and a fifth right after the flush events, while the last windows are emitted,
   checkpointed and appended to the sink;
 - backlog: the 1,000,000 events (and the flush events) are in the topic first, then the queries
-  are created and the server is killed four times while they work through the backlog.
+  are created and the server is killed four times while they work through the backlog;
+- the same with checkpoints every 100 ms (--sql-checkpoint-ms 100) and six kills, so that kills
+  often fall between a checkpoint and the sink append of its rows.
 The end: one flush event with a far-future event time per partition closes every window; once
 the queries have read the whole log, the view must equal the model, the sink topic's records
 must equal the model as a multiset (none missing, none twice), and a control run - a fresh
@@ -276,10 +278,16 @@ def check_against_model(srv, events, ds, label):
     return view, got_totals, sink
 
 
-@pytest.mark.parametrize("mode", ["live", "backlog"])
-def test_kill9_during_windowed_query_is_exactly_once(make_server, mode):
+@pytest.mark.parametrize("mode,flags,kills_n", [
+    ("live", [], 4),
+    ("backlog", [], 4),
+    # checkpoints (and so sink appends) every 100 ms: kills often land between a checkpoint and
+    # the append of its rows, or during the append that recovery makes
+    ("backlog", ["--sql-checkpoint-ms", "100"], 6),
+], ids=["live", "backlog", "backlog-100ms-checkpoints"])
+def test_kill9_during_windowed_query_is_exactly_once(make_server, mode, flags, kills_n):
     seed = int(os.environ.get("SLUICE_CRASH_SEED") or time.time())
-    print("\nsql crash test (%s) seed %d (rerun with SLUICE_CRASH_SEED=%d)" % (mode, seed, seed))
+    print("\nsql crash test (%s %s) seed %d (rerun with SLUICE_CRASH_SEED=%d)" % (mode, flags, seed, seed))
     rnd = random.Random(seed)
     keys, flush_keys = pick_keys()
     t = [time.monotonic()]
@@ -293,7 +301,7 @@ def test_kill9_during_windowed_query_is_exactly_once(make_server, mode):
 
     lap("generate")
     # ---- the run with kills ----------------------------------------------------------------
-    srv = make_server("--fsync", "always")
+    srv = make_server("--fsync", "always", *flags)
     create_topic(srv, "ev", partitions=PARTITIONS, key="/k")
     run_sql(srv, STREAM)
     kills = 0
@@ -302,7 +310,7 @@ def test_kill9_during_windowed_query_is_exactly_once(make_server, mode):
         prod = Producer(srv, bodies, PRODUCE_SECONDS)
         prod.start()
         try:
-            for i in range(4):
+            for i in range(kills_n):
                 # one kill very soon after a restart (while the queries recover from checkpoints)
                 time.sleep(rnd.uniform(0.05, 0.3) if i == 2 else rnd.uniform(0.5, 2.2))
                 srv.kill9()
@@ -326,8 +334,9 @@ def test_kill9_during_windowed_query_is_exactly_once(make_server, mode):
         produce_ok(srv, "ev", flush_events(flush_keys))
         lap("produce")
         run_sql(srv, QUERIES_SQL)
-        for i in range(4):
-            time.sleep(rnd.uniform(0.05, 0.3) if i == 2 else rnd.uniform(0.3, 1.5))
+        fast = bool(flags)
+        for i in range(kills_n):
+            time.sleep(rnd.uniform(0.05, 0.3) if i == 2 else rnd.uniform(0.2, 0.8) if fast else rnd.uniform(0.3, 1.5))
             d = describe_query(srv, "win")["stats"]
             print("  kill %d after %d events read" % (i + 1, d["events_in"]))
             srv.kill9()
