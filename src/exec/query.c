@@ -237,9 +237,9 @@ static void sfree(sl_query_t *q, void *p, size_t n) {
 
 static int over_limit(sl_query_t *q) {
     if (q->cfg.memory_limit && q->state_bytes > q->cfg.memory_limit) {
-        qfail(q, "the query's state (%.1f MiB) is over its memory_limit of %.1f MiB; raise 'memory_limit' "
-                 "in WITH (...) or group by fewer distinct keys",
-              (double)q->state_bytes / 1048576.0, (double)q->cfg.memory_limit / 1048576.0);
+        qfail(q, "the query's state (%" PRIu64 " bytes) is over its memory_limit of %" PRIu64 " bytes; raise "
+                 "'memory_limit' in WITH (...) or group by fewer distinct keys",
+              q->state_bytes, q->cfg.memory_limit);
         return 1;
     }
     return 0;

@@ -450,9 +450,8 @@ static void work_cb(uv_work_t *w) {
         uint64_t used = qs.state_bytes + sl_view_bytes(j->view);
         if (used > j->memory_limit)
             snprintf(j->limit_err, sizeof(j->limit_err),
-                     "the view's rows and the query's state (%.1f MiB) are over its memory_limit of %.1f MiB; "
-                     "raise 'memory_limit' in WITH (...)", (double)used / 1048576.0,
-                     (double)j->memory_limit / 1048576.0);
+                     "the view's rows and the query's state (%" PRIu64 " bytes) are over its memory_limit of %" PRIu64
+                     " bytes; raise 'memory_limit' in WITH (...)", used, j->memory_limit);
     }
     j->ckpt_written = 0;
     if (j->ckpt_due && !sl_query_error(j->q) && !j->ckpt_failed && !j->dropping) {
@@ -1477,6 +1476,47 @@ static void exec_stmt(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, exec_out_t 
     }
 }
 
+/* Which statement (from 1) holds line:col of text: the ';' outside strings, quoted names and
+ * comments before it, plus one. */
+static int statement_at(const char *t, size_t len, sl_pos_t pos) {
+    uint32_t line = 1, col = 1;
+    int stmt = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (line > pos.line || (line == pos.line && col >= pos.col)) break;
+        char c = t[i];
+        if (c == '\'' || c == '"' || c == '`') {
+            /* skip to the closing quote ('' doubles it), counting lines */
+            size_t k = i + 1;
+            while (k < len && !(t[k] == c && (k + 1 >= len || t[k + 1] != c))) {
+                if (t[k] == c) k++;
+                if (t[k] == '\n') line++, col = 0;
+                k++, col++;
+            }
+            col += 2;
+            i = k;
+            continue;
+        }
+        if (c == '-' && i + 1 < len && t[i + 1] == '-') {
+            while (i < len && t[i] != '\n') i++;
+            line++, col = 1;
+            continue;
+        }
+        if (c == '/' && i + 1 < len && t[i + 1] == '*') {
+            i += 2, col += 2;
+            while (i + 1 < len && !(t[i] == '*' && t[i + 1] == '/')) {
+                if (t[i] == '\n') line++, col = 0;
+                i++, col++;
+            }
+            i++, col += 2;
+            continue;
+        }
+        if (c == ';') stmt++;
+        if (c == '\n') line++, col = 1;
+        else col++;
+    }
+    return stmt;
+}
+
 int sl_sql_execute(sl_sql_t *s, const char *text, size_t len, char **out, size_t *out_len, int *status) {
     exec_out_t o;
     memset(&o, 0, sizeof(o));
@@ -1490,7 +1530,7 @@ int sl_sql_execute(sl_sql_t *s, const char *text, size_t len, char **out, size_t
     if (s->closing) {
         out_error(&o, 503, "closing", 0, NULL, "the server is shutting down");
     } else if (sl_sql_parse(&a, text, len, &stmts, &n, &err)) {
-        out_error(&o, 400, "sql_syntax_error", 0, &err.pos, "%s", err.message);
+        out_error(&o, 400, "sql_syntax_error", statement_at(text, len, err.pos), &err.pos, "%s", err.message);
     } else if (!n) {
         out_error(&o, 400, "sql_syntax_error", 0, NULL, "no statement");
     } else {
@@ -1742,6 +1782,8 @@ static void close_step(sl_sql_t *s) {
         }
         free(jobs);
     }
+    free(s->jobs); /* an emptied array (every query dropped) */
+    s->jobs = NULL;
     if (s->live_jobs) return; /* job_final_free calls close_step again */
     for (size_t i = 0; i < s->nstreams; i++) {
         free(s->streams[i]->name);

@@ -186,8 +186,8 @@ def read_log(srv):
                 break
             for e in evs:
                 if top is not None:
-                    assert e[3] > top - 1000, "test premise: event at ev/%d offset %d would be late: %r (max before %d)" % (
-                        p, n, e, top)
+                    assert e[3] > top - 1000, (
+                        "test premise: event at ev/%d offset %d would be late: %r (max before %d)" % (p, n, e, top))
                 top = e[3] if top is None else max(top, e[3])
                 n += 1
             out.extend(evs)
