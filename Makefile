@@ -52,6 +52,12 @@ fuzz: deps-test
 
 bench: deps-bench build
 	bench/run.sh
+	@echo "== continuous SQL: Nexmark in-process (typed rows, then JSON text), one core =="
+	$(MAKE) --no-print-directory -C bench/nexmark build/nexmark-gen bench
+	bench/nexmark/build/nexmark-bench --events 5000000
+	bench/nexmark/build/nexmark-bench --events 2000000 --json
+	@echo "== continuous SQL: Nexmark over a durable JSON topic, 1 and 2 scan threads =="
+	/usr/bin/python3 bench/sql_topics.py --events 2000000
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

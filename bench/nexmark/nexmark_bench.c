@@ -405,8 +405,7 @@ static sl_query_t *make_query(const char *path, sink_t *sink) {
     sl_catalog_t cat = {NULL, cat_stream, cat_view};
     sl_plan_t *plan = sl_bind_select(&a, &cat, sel, 1, &err);
     if (!plan) {
-        fprintf(stderr, "nexmark-bench: %s: bind: line %u, column %u: %s\n", path, err.pos.line,
-                err.pos.col, err.message);
+        fprintf(stderr, "nexmark-bench: %s: bind: %s\n", path, err.message);
         goto failed;
     }
     sl_query_config_t qc = {0, on_emit, sink};
@@ -442,12 +441,12 @@ static int run_query(const opts_t *o, const nx_config_t *cfg, const colmap_t *m,
     batch_t *b = malloc(sizeof(*b));
     if (!b || batch_init(b, o->batch)) return 1;
 
-    double gen = 0, eng = 0, gen_cpu = 0, eng_cpu = 0;
+    double eng = 0, gen_cpu = 0, eng_cpu = 0;
     uint64_t done = 0;
     int failed = 0;
     while (done < o->events && !failed) {
         uint64_t left = o->events - done;
-        double t0 = now_s(), c0 = cpu_s();
+        double c0 = cpu_s();
         batch_fill(b, cfg, m, o->json, left < b->cap ? (size_t)left : b->cap);
         double t1 = now_s(), c1 = cpu_s();
         int64_t now = wall_ms();
@@ -467,7 +466,6 @@ static int run_query(const opts_t *o, const nx_config_t *cfg, const colmap_t *m,
         }
         if (sl_query_end(q, wall_ms()) < 0) failed = 1;
         double t2 = now_s(), c2 = cpu_s();
-        gen += t1 - t0;
         eng += t2 - t1;
         gen_cpu += c1 - c0;
         eng_cpu += c2 - c1;

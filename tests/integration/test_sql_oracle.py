@@ -164,14 +164,16 @@ def flush_event(eid, ts, part):
 
 class Dataset:
     """Events in produce order, cut into chunks (lists of events); parts partitions;
-    view_first: the query exists before the first chunk is produced."""
+    view_first: the query exists before the first chunk is produced; has_late: events beyond the
+    bound; bridging: some on-time event joins two open sessions of a key (3 s gap)."""
 
-    def __init__(self, name, chunks, parts=1, view_first=True, has_late=False):
+    def __init__(self, name, chunks, parts=1, view_first=True, has_late=False, bridging=False):
         self.name = name
         self.chunks = chunks
         self.parts = parts
         self.view_first = view_first
         self.has_late = has_late
+        self.bridging = bridging
         self.events = [e for c in chunks for e in c]
         for i, e in enumerate(self.events):
             e["seq"] = i
@@ -269,7 +271,7 @@ def gen_sessions(name, seed, n_per_key, keys=("a", "b", "c", None), view_first=T
 
 
 def gen_late(name, seed, nchunks, chunk=(3, 14), keys=("a", "b", "c"), max_step=800, probe=0.25,
-             gap_ms=3000):
+             gap_ms=3000, bridging=False):
     """One partition, produced chunk by chunk; besides in-bound events, probes placed relative to
     the watermark the previous chunks left (W): far behind it, at W - gap + 1 / + 2 (a session's
     last late / first on-time start), at W, W + 1, W + 2, and at aligned window ends e - 1 / e;
@@ -305,7 +307,7 @@ def gen_late(name, seed, nchunks, chunk=(3, 14), keys=("a", "b", "c"), max_step=
             W = maxts - BOUND - 1
         chunks.append(c)
     chunks.append([flush_event(-1, maxts + 600000, 0)])
-    return Dataset(name, chunks, 1, True, has_late=True)
+    return Dataset(name, chunks, 1, True, has_late=True, bridging=bridging)
 
 
 def gen_flip(name, seed):
@@ -340,7 +342,7 @@ def dataset(name):
             "late": lambda: gen_late("late", 53, 28),
             "late1": lambda: gen_late("late1", 59, 60, chunk=(1, 1), probe=0.3),
             "session_late": lambda: gen_late("session_late", 61, 40, keys=("a", "b"), max_step=1500,
-                                             probe=0.35),
+                                             probe=0.35, bridging=True),
             "flip": lambda: gen_flip("flip", 71),
         }
         _DATASETS[name] = makers[name]()
@@ -480,16 +482,17 @@ def build_win(db, ds, win, where, wfinal):
         late = "SELECT b.seq FROM (%s) b WHERE %s + %d - 1 <= b.wm" % (base, ps, size)
     elif kind == "session":
         gap, key = win[1], win[2]
-        asg, nlate, bridges = sessions_sim(db, base, gap, key, wfinal)
+        asg, late_seqs, bridges = sessions_sim(db, base, gap, key, wfinal)
         if not ds.has_late:
             # no late events: the incremental rule must give the batch answer (self-check)
-            assert not nlate
+            assert not late_seqs
             assert asg == sessions_lag(db, base, gap, key, wfinal), "session models disagree"
+        assert bridges or not ds.bridging, "the dataset should join open sessions with one event"
         db.execute("CREATE TEMP TABLE sasg (seq INTEGER, ws INTEGER, we INTEGER)")
         db.executemany("INSERT INTO sasg VALUES (?,?,?)", asg)
         db.execute("CREATE TEMP TABLE win AS SELECT b.*, a.ws AS ws, a.we AS we FROM (%s) b "
                    "JOIN sasg a ON a.seq = b.seq" % base)
-        return nlate
+        return late_seqs
     else:
         raise AssertionError(kind)
     db.execute("CREATE TEMP TABLE win AS " + sql)
