@@ -109,10 +109,14 @@ static uint64_t hash_bytes(const char *p, size_t n) {
 
 /* ---- state: DISTINCT sets, accumulators, group tables -------------------------------------- */
 
+/* A DISTINCT set: encoded values, each with a mask of the aggregates that counted it. The
+ * DISTINCT aggregates over one argument share one set (q15/q16 count DISTINCT bidder four
+ * times under four FILTERs: one set, four bits), as Flink's distinct views do. */
 typedef struct dset {
     uint64_t *h;
     char **v;
     uint32_t *n;
+    uint64_t *m;
     size_t cap, count;
 } dset_t;
 
@@ -192,6 +196,9 @@ struct sl_query {
     /* aggregate */
     sl_cexpr_t *keys, *args, *filters;
     int nkeys, naggs;
+    /* DISTINCT sharing: dlead[i] = the aggregate whose set aggregate i uses (-1: not DISTINCT);
+     * dbit[i] = its bit in that set's masks; a leader lists its members in dmemb[i][0..dn[i]) */
+    int *dlead, *dbit, *dn, **dmemb;
     sl_value_t *kv, *aggrow;
     sl_window_t win;
     sl_pcol_t *keycols;            /* key column types (for encoding) */
@@ -245,38 +252,47 @@ static int over_limit(sl_query_t *q) {
     return 0;
 }
 
-static int dset_add(sl_query_t *q, dset_t *s, const char *v, uint32_t n, uint64_t h) {
+#define DSET_SLOT_BYTES (sizeof(uint64_t) * 2 + sizeof(char *) + sizeof(uint32_t))
+
+/* Adds value v with the mask bits; *fresh gets the bits it did not have before. 0 or -1. */
+static int dset_add(sl_query_t *q, dset_t *s, const char *v, uint32_t n, uint64_t h, uint64_t bits,
+                    uint64_t *fresh) {
     if (s->count * 2 >= s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
-        uint64_t *nh = calloc(cap, sizeof(*nh));
+        uint64_t *nh = calloc(cap, sizeof(*nh)), *nm = calloc(cap, sizeof(*nm));
         char **nv = calloc(cap, sizeof(*nv));
         uint32_t *nn = calloc(cap, sizeof(*nn));
-        if (!nh || !nv || !nn) {
-            free(nh), free(nv), free(nn);
+        if (!nh || !nv || !nn || !nm) {
+            free(nh), free(nv), free(nn), free(nm);
             return -1;
         }
         for (size_t i = 0; i < s->cap; i++) {
             if (!s->v[i]) continue;
             size_t j = s->h[i] & (cap - 1);
             while (nv[j]) j = (j + 1) & (cap - 1);
-            nh[j] = s->h[i], nv[j] = s->v[i], nn[j] = s->n[i];
+            nh[j] = s->h[i], nv[j] = s->v[i], nn[j] = s->n[i], nm[j] = s->m[i];
         }
-        q->state_bytes += (cap - s->cap) * (sizeof(*nh) + sizeof(*nv) + sizeof(*nn));
-        free(s->h), free(s->v), free(s->n);
-        s->h = nh, s->v = nv, s->n = nn, s->cap = cap;
+        q->state_bytes += (cap - s->cap) * DSET_SLOT_BYTES;
+        free(s->h), free(s->v), free(s->n), free(s->m);
+        s->h = nh, s->v = nv, s->n = nn, s->m = nm, s->cap = cap;
     }
     size_t j = h & (s->cap - 1);
     while (s->v[j]) {
-        if (s->h[j] == h && s->n[j] == n && (!n || !memcmp(s->v[j], v, n))) return 0;
+        if (s->h[j] == h && s->n[j] == n && (!n || !memcmp(s->v[j], v, n))) {
+            *fresh = bits & ~s->m[j];
+            s->m[j] |= bits;
+            return 0;
+        }
         j = (j + 1) & (s->cap - 1);
     }
     char *c = malloc(n ? n : 1);
     if (!c) return -1;
     if (n) memcpy(c, v, n);
     q->state_bytes += n + 16;
-    s->h[j] = h, s->v[j] = c, s->n[j] = n;
+    s->h[j] = h, s->v[j] = c, s->n[j] = n, s->m[j] = bits;
     s->count++;
-    return 1;
+    *fresh = bits;
+    return 0;
 }
 
 static void dset_free(sl_query_t *q, dset_t *s) {
@@ -286,8 +302,8 @@ static void dset_free(sl_query_t *q, dset_t *s) {
             q->state_bytes -= s->n[i] + 16;
             free(s->v[i]);
         }
-    q->state_bytes -= s->cap * (sizeof(uint64_t) + sizeof(char *) + sizeof(uint32_t));
-    free(s->h), free(s->v), free(s->n);
+    q->state_bytes -= s->cap * DSET_SLOT_BYTES;
+    free(s->h), free(s->v), free(s->n), free(s->m);
     sfree(q, s, sizeof(*s));
 }
 
@@ -425,6 +441,7 @@ static int accumulate(sl_query_t *q, gent_t *e, const sl_value_t *row) {
     const sl_plan_t *ap = q->agg;
     for (int i = 0; i < q->naggs; i++) {
         const sl_agg_t *g = &ap->aggs[i];
+        if (g->distinct && g->arg) continue; /* below, by set */
         if (g->filter) {
             int r = sl_cexpr_test(&q->filters[i], row, &q->ev);
             if (r < 0) return -1;
@@ -437,16 +454,38 @@ static int accumulate(sl_query_t *q, gent_t *e, const sl_value_t *row) {
             if (sl_cexpr_eval(&q->args[i], row, &q->ev, &v)) return -1;
             if (v.null) continue;
         }
-        if (g->distinct && g->arg) {
-            acc_t *a = &e->acc[i];
-            if (!a->ds && !(a->ds = salloc(q, sizeof(dset_t)))) return -1;
-            q->ebuf.len = 0;
-            if (enc_value(&q->ebuf, g->arg->type, &v)) return -1;
-            int r = dset_add(q, a->ds, q->ebuf.data, (uint32_t)q->ebuf.len, hash_bytes(q->ebuf.data, q->ebuf.len));
-            if (r < 0) return -1;
-            if (!r) continue;
-        }
         if (acc_add(q, g, &e->acc[i], &v)) return -1;
+    }
+    /* DISTINCT: per shared set, the argument once and a bit per member whose FILTER passed */
+    for (int i = 0; q->dlead && i < q->naggs; i++) {
+        if (q->dlead[i] != i) continue;
+        const sl_agg_t *g = &ap->aggs[i];
+        sl_value_t v;
+        if (sl_cexpr_eval(&q->args[i], row, &q->ev, &v)) return -1;
+        if (v.null) continue;
+        uint64_t bits = 0;
+        for (int k = 0; k < q->dn[i]; k++) {
+            int m = q->dmemb[i][k];
+            if (ap->aggs[m].filter) {
+                int r = sl_cexpr_test(&q->filters[m], row, &q->ev);
+                if (r < 0) return -1;
+                if (!r) continue;
+            }
+            bits |= 1ull << k;
+        }
+        if (!bits) continue;
+        acc_t *a = &e->acc[i];
+        if (!a->ds && !(a->ds = salloc(q, sizeof(dset_t)))) return -1;
+        q->ebuf.len = 0;
+        if (enc_value(&q->ebuf, g->arg->type, &v)) return -1;
+        uint64_t fresh;
+        if (dset_add(q, a->ds, q->ebuf.data, (uint32_t)q->ebuf.len, hash_bytes(q->ebuf.data, q->ebuf.len), bits, &fresh))
+            return -1;
+        for (int k = 0; k < q->dn[i]; k++)
+            if (fresh >> k & 1) {
+                int m = q->dmemb[i][k];
+                if (acc_add(q, &ap->aggs[m], &e->acc[m], &v)) return -1;
+            }
     }
     return 0;
 }
@@ -458,16 +497,20 @@ static int acc_merge(sl_query_t *q, gent_t *dst, gent_t *src) {
         acc_t *d = &dst->acc[i], *s = &src->acc[i];
         sl_type_t t = g->arg ? g->arg->type : SL_TYPE_BIGINT;
         if (g->distinct && g->arg) {
-            if (!s->ds) continue;
+            if (q->dlead[i] != i || !s->ds) continue; /* the leader merges for its members */
             if (!d->ds && !(d->ds = salloc(q, sizeof(dset_t)))) return -1;
             for (size_t k = 0; k < s->ds->cap; k++) {
                 if (!s->ds->v[k]) continue;
-                int r = dset_add(q, d->ds, s->ds->v[k], s->ds->n[k], s->ds->h[k]);
-                if (r < 0) return -1;
-                if (!r) continue;
+                uint64_t fresh;
+                if (dset_add(q, d->ds, s->ds->v[k], s->ds->n[k], s->ds->h[k], s->ds->m[k], &fresh)) return -1;
+                if (!fresh) continue;
                 sl_value_t v;
                 if (!dec_value(s->ds->v[k], s->ds->n[k], t, &v)) return -1;
-                if (acc_add(q, g, d, &v)) return -1;
+                for (int b = 0; b < q->dn[i]; b++)
+                    if (fresh >> b & 1) {
+                        int m = q->dmemb[i][b];
+                        if (acc_add(q, &q->agg->aggs[m], &dst->acc[m], &v)) return -1;
+                    }
             }
             continue;
         }
@@ -1202,6 +1245,23 @@ out:
 
 /* ---- building ------------------------------------------------------------------------------ */
 
+/* Structural equality of two bound expressions (the same DISTINCT argument). */
+static int bx_same(const sl_bexpr_t *x, const sl_bexpr_t *y) {
+    if (x->kind != y->kind || x->type != y->type || x->nargs != y->nargs || x->op != y->op || x->fn != y->fn ||
+        x->col != y->col || x->negated != y->negated || x->has_else != y->has_else || x->bool_value != y->bool_value)
+        return 0;
+    if (x->kind == SL_BX_CONST) {
+        if (x->val.null != y->val.null) return 0;
+        if (x->val.null) return 1;
+        if (x->type == SL_TYPE_VARCHAR)
+            return x->val.u.s.n == y->val.u.s.n && (!x->val.u.s.n || !memcmp(x->val.u.s.p, y->val.u.s.p, x->val.u.s.n));
+        return !memcmp(&x->val.u, &y->val.u, sizeof(x->val.u));
+    }
+    for (int i = 0; i < x->nargs; i++)
+        if (!bx_same(x->args[i], y->args[i])) return 0;
+    return 1;
+}
+
 static void mark_cols(const sl_bexpr_t *e, uint8_t *used) {
     if (!e) return;
     if (e->kind == SL_BX_COL) used[e->col] = 1;
@@ -1331,6 +1391,24 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
             if (a->aggs[i].arg && sl_cexpr_compile(&q->args[i], a->aggs[i].arg, err, errlen)) goto fail;
             if (a->aggs[i].filter && sl_cexpr_compile(&q->filters[i], a->aggs[i].filter, err, errlen)) goto fail;
         }
+        q->dlead = calloc((size_t)a->naggs + 1, sizeof(int));
+        q->dbit = calloc((size_t)a->naggs + 1, sizeof(int));
+        q->dn = calloc((size_t)a->naggs + 1, sizeof(int));
+        q->dmemb = calloc((size_t)a->naggs + 1, sizeof(int *));
+        if (!q->dlead || !q->dbit || !q->dn || !q->dmemb) goto oom;
+        for (int i = 0; i < a->naggs; i++) {
+            q->dlead[i] = -1;
+            if (!a->aggs[i].distinct || !a->aggs[i].arg) continue;
+            for (int l = 0; l < i && q->dlead[i] < 0; l++)
+                if (q->dlead[l] == l && q->dn[l] < 64 && bx_same(a->aggs[l].arg, a->aggs[i].arg)) q->dlead[i] = l;
+            if (q->dlead[i] < 0) {
+                q->dlead[i] = i;
+                if (!(q->dmemb[i] = calloc(64, sizeof(int)))) goto oom;
+            }
+            int l = q->dlead[i];
+            q->dbit[i] = q->dn[l];
+            q->dmemb[l][q->dn[l]++] = i;
+        }
         if (q->win.kind != SL_WIN_NONE && !q->win.proctime && (!q->stream || q->stream->wm_col < 0)) {
             snprintf(err, errlen, "stream %s has no WATERMARK, so event-time windows cannot close",
                      q->stream ? q->stream->name : "(none)");
@@ -1409,6 +1487,11 @@ void sl_query_free(sl_query_t *q) {
     gtab_free(q, &q->tab);
     for (size_t i = 0; i < q->nwins; i++) gtab_free(q, &q->wins[i].tab);
     free(q->wins);
+    for (int i = 0; q->dmemb && i < q->naggs; i++) free(q->dmemb[i]);
+    free(q->dmemb);
+    free(q->dlead);
+    free(q->dbit);
+    free(q->dn);
     free(q->keys);
     free(q->keycols);
     free(q->kv);
@@ -1459,7 +1542,7 @@ void sl_query_stats(const sl_query_t *q, sl_query_stats_t *out) {
 
 /* ---- checkpoint state ---------------------------------------------------------------------- */
 
-#define STATE_MAGIC 0x31534c51u /* "QLS1" */
+#define STATE_MAGIC 0x32534c51u /* "QLS2": DISTINCT sets carry member masks */
 
 static int put64(sl_buf_t *b, int64_t v) { return sl_buf_append(b, &v, 8); }
 static int put32(sl_buf_t *b, uint32_t v) { return sl_buf_append(b, &v, 4); }
@@ -1474,7 +1557,8 @@ static int save_accs(const sl_query_t *q, sl_buf_t *b, const gent_t *e) {
         uint32_t n = a->ds ? (uint32_t)a->ds->count : 0;
         if (put32(b, n)) return -1;
         for (size_t k = 0; a->ds && k < a->ds->cap; k++)
-            if (a->ds->v[k] && (put32(b, a->ds->n[k]) || sl_buf_append(b, a->ds->v[k], a->ds->n[k])))
+            if (a->ds->v[k] && (put32(b, a->ds->n[k]) || sl_buf_append(b, a->ds->v[k], a->ds->n[k]) ||
+                                put64(b, (int64_t)a->ds->m[k])))
                 return -1;
     }
     return 0;
@@ -1598,9 +1682,10 @@ static int load_fields(sl_query_t *q, rd_t *r, gent_t *e, const char *prev, uint
         for (uint32_t k = 0; k < nd && !r->bad; k++) {
             uint32_t vl = get32(r);
             const char *v = take(r, vl);
+            uint64_t mask = (uint64_t)get64(r), fresh;
             if (r->bad) return -1;
             if (!a->ds && !(a->ds = salloc(q, sizeof(dset_t)))) return -1;
-            if (dset_add(q, a->ds, v, vl, hash_bytes(v, vl)) < 0) return -1;
+            if (dset_add(q, a->ds, v, vl, hash_bytes(v, vl), mask, &fresh)) return -1;
         }
     }
     return r->bad ? -1 : 0;
