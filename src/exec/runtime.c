@@ -54,6 +54,12 @@ typedef struct stream_ent {
 } stream_ent_t;
 
 typedef struct job job_t;
+/* Fetch results of one batch: res[i] came from partition part[i]. */
+typedef struct fbatch {
+    sl_fetch_result_t *res;
+    uint32_t *part;
+    size_t n, cap;
+} fbatch_t;
 typedef struct wslot {
     job_t *j;
     uint32_t p;
@@ -93,9 +99,8 @@ struct job {
     int busy, stopped, dropping, timer_closed;
     sl_watch_t **watches;
     struct wslot *wslots;          /* (job, partition) for each watch's callback */
-    sl_fetch_result_t *res;
-    uint32_t *res_part;
-    size_t nres, capres;
+    fbatch_t cur, next;            /* the batch being processed; the one fetched ahead meanwhile */
+    int64_t *fpos;                 /* next offset to fetch per partition (ahead of the query's) */
     uint32_t rr;                   /* the partition to start the next fetch at */
     /* checkpoints */
     uint64_t last_ckpt_ms, ckpts, ckpt_ns_last, ckpt_events, last_work_ms;
@@ -130,14 +135,14 @@ static void *scan_thread(void *arg) {
     job_t *j = sp->j;
     sl_qscan_begin(sp->sc, sp->now);
     size_t base = 0;
-    for (size_t i = 0; i < j->nres; i++) {
-        sl_fetch_result_t *r = &j->res[i];
+    for (size_t i = 0; i < j->cur.n; i++) {
+        sl_fetch_result_t *r = &j->cur.res[i];
         size_t lo = sp->from > base ? sp->from - base : 0, hi = sp->to - base;
         if (sp->to <= base) break;
         if (hi > r->count) hi = r->count;
         for (size_t k = lo; k < hi; k++) {
             const sl_fetched_t *f = &r->recs[k];
-            if (sl_qscan_push_json(sp->sc, j->res_part[i], f->offset, f->value, f->value_len)) return NULL;
+            if (sl_qscan_push_json(sp->sc, j->cur.part[i], f->offset, f->value, f->value_len)) return NULL;
         }
         base += r->count;
     }
@@ -339,6 +344,11 @@ static void out_table_begin(exec_out_t *o, const char *stmt, const sl_pcol_t *co
 
 /* ---- the driver ---------------------------------------------------------------------------- */
 
+static void fbatch_clear(fbatch_t *b) {
+    for (size_t i = 0; i < b->n; i++) sl_fetch_result_free(&b->res[i]);
+    b->n = 0;
+}
+
 static void pump(job_t *j);
 static void job_free(job_t *j);
 static void close_step(sl_sql_t *s);
@@ -429,15 +439,15 @@ static void work_cb(uv_work_t *w) {
     uv_mutex_lock(&j->mu);
     sl_query_begin(j->q, now);
     size_t total = 0;
-    for (size_t i = 0; i < j->nres; i++) total += j->res[i].count;
+    for (size_t i = 0; i < j->cur.n; i++) total += j->cur.res[i].count;
     if (j->nscan > 1 && total >= 2048) {
         scan_parallel(j, total, now);
     } else {
-        for (size_t i = 0; i < j->nres && !sl_query_error(j->q); i++) {
-            sl_fetch_result_t *r = &j->res[i];
+        for (size_t i = 0; i < j->cur.n && !sl_query_error(j->q); i++) {
+            sl_fetch_result_t *r = &j->cur.res[i];
             for (size_t k = 0; k < r->count; k++) {
                 const sl_fetched_t *f = &r->recs[k];
-                if (sl_query_push_json(j->q, j->res_part[i], f->offset, f->timestamp, f->value, f->value_len))
+                if (sl_query_push_json(j->q, j->cur.part[i], f->offset, f->timestamp, f->value, f->value_len))
                     break;
             }
         }
@@ -476,7 +486,7 @@ static void work_cb(uv_work_t *w) {
         }
     }
     uv_mutex_unlock(&j->mu);
-    sl_debug("sql: %s: batch of %zu fetches in %.2f ms", j->name, j->nres, (double)(sl_mono_ns() - t0) / 1e6);
+    sl_debug("sql: %s: batch of %zu events in %.2f ms", j->name, total, (double)(sl_mono_ns() - t0) / 1e6);
 }
 
 static void produce_cb(void *ud, int status, const sl_offset_t *offsets, size_t n) {
@@ -559,8 +569,7 @@ static void after_work_cb(uv_work_t *w, int status) {
     job_t *j = w->data;
     (void)status;
     j->busy = 0;
-    for (size_t i = 0; i < j->nres; i++) sl_fetch_result_free(&j->res[i]);
-    j->nres = 0;
+    fbatch_clear(&j->cur);
     if (j->ckpt_due) {
         j->ckpt_due = 0;
         j->last_ckpt_ms = sl_mono_ms();
@@ -606,8 +615,7 @@ static void timer_cb(uv_timer_t *t) { pump(t->data); }
 static void arm_watches(job_t *j) {
     for (uint32_t p = 0; p < j->nparts; p++) {
         if (j->watches[p]) continue;
-        int64_t pos = sl_query_position(j->q, p);
-        if (pos < 0) pos = 0;
+        int64_t pos = j->fpos[p] < 0 ? 0 : j->fpos[p];
         if (sl_watch(j->s->e, j->topic, p, pos, watch_cb, &j->wslots[p], &j->watches[p])) j->watches[p] = NULL;
     }
 }
@@ -621,30 +629,24 @@ static void cancel_watches(job_t *j) {
         }
 }
 
-static void pump(job_t *j) {
+/* Fetches up to batch_events events, round-robin over the partitions from fpos, into b. 0, or
+ * -1 when the query failed (its source is gone). */
+static int fetch_batch(job_t *j, fbatch_t *b) {
     sl_sql_t *s = j->s;
-    if (j->busy || j->error || j->stopped || j->dropping || s->closing) return;
-    if (j->flush_inflight == -1) {
-        /* retry a failed sink append */
-        j->flush_inflight = 0;
-        if (flush_sink(j, NULL)) return;
-    }
     size_t budget = s->cfg.batch_events, bytes = 8u << 20;
-    int more = 0;
-    for (uint32_t k = 0; k < j->nparts && budget; k++) {
+    for (uint32_t k = 0; k < j->nparts && budget && bytes; k++) {
         uint32_t p = (j->rr + k) % j->nparts;
-        int64_t pos = sl_query_position(j->q, p);
-        if (pos < 0) pos = SL_OFFSET_EARLIEST;
-        if (j->nres == j->capres) {
-            size_t cap = j->capres ? j->capres * 2 : 16;
-            sl_fetch_result_t *nr = realloc(j->res, sizeof(*nr) * cap);
-            uint32_t *np = realloc(j->res_part, sizeof(*np) * cap);
-            if (nr) j->res = nr;
-            if (np) j->res_part = np;
+        int64_t pos = j->fpos[p];
+        if (b->n == b->cap) {
+            size_t cap = b->cap ? b->cap * 2 : 16;
+            sl_fetch_result_t *nr = realloc(b->res, sizeof(*nr) * cap);
+            if (nr) b->res = nr;
+            uint32_t *np = realloc(b->part, sizeof(*np) * cap);
+            if (np) b->part = np;
             if (!nr || !np) break;
-            j->capres = cap;
+            b->cap = cap;
         }
-        sl_fetch_result_t *r = &j->res[j->nres];
+        sl_fetch_result_t *r = &b->res[b->n];
         memset(r, 0, sizeof(*r));
         int rc = sl_fetch(s->e, j->topic, p, pos, budget, bytes, r);
         if (rc == -SL_ERANGE && pos >= 0 && pos < r->earliest_offset) {
@@ -657,7 +659,7 @@ static void pump(job_t *j) {
                 char msg[300];
                 snprintf(msg, sizeof(msg), "source topic %s no longer exists", j->topic);
                 job_fail(j, msg);
-                return;
+                return -1;
             }
             continue;
         }
@@ -665,16 +667,28 @@ static void pump(job_t *j) {
             sl_fetch_result_free(r);
             continue;
         }
+        j->fpos[p] = r->next_offset;
         budget -= r->count < budget ? r->count : budget;
         size_t used = 0;
         for (size_t i = 0; i < r->count; i++) used += r->recs[i].value_len;
         bytes = used < bytes ? bytes - used : 0;
-        if (r->next_offset < r->latest_offset) more = 1;
-        j->res_part[j->nres++] = p;
-        if (!bytes) break;
+        b->part[b->n++] = p;
     }
     j->rr++;
-    if (!budget || !bytes) more = 1;
+    return 0;
+}
+
+/* Drives a query: one batch runs on the pool while the next is fetched on the loop. */
+static void pump(job_t *j) {
+    sl_sql_t *s = j->s;
+    if (j->error || j->stopped || j->dropping || s->closing) return;
+    if (j->flush_inflight == -1 && !j->busy) {
+        /* retry a failed sink append */
+        j->flush_inflight = 0;
+        if (flush_sink(j, NULL)) return;
+    }
+    if (!j->next.n && fetch_batch(j, &j->next)) return;
+    if (j->busy) return; /* the batch fetched ahead waits for after_work_cb */
     uint64_t now = sl_mono_ms();
     sl_query_stats_t qs;
     sl_query_stats(j->q, &qs);
@@ -692,18 +706,20 @@ static void pump(job_t *j) {
             }
         }
     }
-    if (!j->nres && !j->ckpt_due && !(j->time_driven && now - j->last_work_ms >= 100)) {
+    if (!j->next.n && !j->ckpt_due && !(j->time_driven && now - j->last_work_ms >= 100)) {
         /* Nothing to read: wait for data (watches) or the clock (the timer). */
         arm_watches(j);
         return;
     }
     j->last_work_ms = now;
     cancel_watches(j);
-    sl_debug("sql: %s: queueing %zu fetches", j->name, j->nres);
+    fbatch_t t = j->cur;
+    j->cur = j->next;
+    j->next = t;
     j->busy = 1;
     j->work.data = j;
-    (void)more; /* a full batch simply leads to the next pump from after_work_cb */
     uv_queue_work(s->loop, &j->work, work_cb, after_work_cb);
+    fetch_batch(j, &j->next);
 }
 
 /* ---- jobs: create, recover, free ----------------------------------------------------------- */
@@ -711,9 +727,13 @@ static void pump(job_t *j) {
 static void job_final_free(uv_handle_t *h) {
     job_t *j = h->data;
     sl_sql_t *s = j->s;
-    for (size_t i = 0; i < j->nres; i++) sl_fetch_result_free(&j->res[i]);
-    free(j->res);
-    free(j->res_part);
+    fbatch_clear(&j->cur);
+    fbatch_clear(&j->next);
+    free(j->cur.res);
+    free(j->cur.part);
+    free(j->next.res);
+    free(j->next.part);
+    free(j->fpos);
     free(j->watches);
     free(j->wslots);
     for (int i = 0; i < j->nscan; i++) sl_qscan_free(j->scanners[i]);
@@ -977,6 +997,11 @@ static int job_create(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, int kind, c
     if (load_checkpoint(j, err, sizeof(err))) {
         out_error(o, 500, "checkpoint_error", idx, &st->pos, "%s", err);
         goto failed;
+    }
+    if (!(j->fpos = calloc(j->nparts, sizeof(*j->fpos)))) goto oom;
+    for (uint32_t p = 0; p < j->nparts; p++) {
+        int64_t pos = sl_query_position(j->q, p);
+        j->fpos[p] = pos < 0 ? SL_OFFSET_EARLIEST : pos;
     }
     job_t **nj = realloc(s->jobs, sizeof(*nj) * (s->njobs + 1));
     if (!nj) goto oom;
