@@ -675,6 +675,23 @@ static sl_bexpr_t *bind_expr(ctx_t *c, const sl_ast_expr_t *x, const scope_t *s,
     return NULL;
 }
 
+/* HOP (slide, size) and CUMULATE (step, size): the size must be a whole number of steps. */
+static int sliding(ctx_t *c, sl_window_t *w, sl_window_kind_t kind, const sl_ast_expr_t *step,
+                   const sl_ast_expr_t *size) {
+    const char *name = kind == SL_WIN_HOP ? "HOP" : "CUMULATE", *sname = kind == SL_WIN_HOP ? "slide" : "step";
+    char what[32];
+    w->kind = kind;
+    snprintf(what, sizeof(what), "%s %s", name, sname);
+    w->slide_ms = interval_arg(c, step, what);
+    snprintf(what, sizeof(what), "%s size", name);
+    w->size_ms = interval_arg(c, size, what);
+    if (!c->failed && w->size_ms % w->slide_ms) {
+        fail(c, size->pos, "%s size must be a multiple of its %s", name, sname);
+        return -1;
+    }
+    return c->failed ? -1 : 0;
+}
+
 /* ---- FROM ---------------------------------------------------------------------------------- */
 
 static sl_plan_t *plan_new(ctx_t *c, sl_plan_kind_t kind, sl_plan_t *input, int ncols) {
@@ -758,22 +775,10 @@ static sl_plan_t *bind_from(ctx_t *c, const sl_ast_from_t *f, scope_t *s) {
             w->size_ms = w->slide_ms = interval_arg(c, f->wargs[0], "TUMBLE size");
             break;
         case SL_AW_HOP:
-            w->kind = SL_WIN_HOP;
-            w->slide_ms = interval_arg(c, f->wargs[0], "HOP slide");
-            w->size_ms = interval_arg(c, f->wargs[1], "HOP size");
-            if (!c->failed && w->size_ms % w->slide_ms) {
-                fail(c, f->wargs[1]->pos, "HOP size must be a multiple of its slide");
-                return NULL;
-            }
+            if (sliding(c, w, SL_WIN_HOP, f->wargs[0], f->wargs[1])) return NULL;
             break;
         case SL_AW_CUMULATE:
-            w->kind = SL_WIN_CUMULATE;
-            w->slide_ms = interval_arg(c, f->wargs[0], "CUMULATE step");
-            w->size_ms = interval_arg(c, f->wargs[1], "CUMULATE size");
-            if (!c->failed && w->size_ms % w->slide_ms) {
-                fail(c, f->wargs[1]->pos, "CUMULATE size must be a multiple of its step");
-                return NULL;
-            }
+            if (sliding(c, w, SL_WIN_CUMULATE, f->wargs[0], f->wargs[1])) return NULL;
             break;
         case SL_AW_SESSION:
             w->kind = SL_WIN_SESSION;
@@ -853,13 +858,7 @@ static int group_window(ctx_t *c, const sl_ast_expr_t *g, const scope_t *s, aggc
         w->kind = SL_WIN_TUMBLE;
         w->size_ms = w->slide_ms = interval_arg(c, g->list[1], "TUMBLE size");
     } else if (!strcasecmp(n, "HOP")) {
-        w->kind = SL_WIN_HOP;
-        w->slide_ms = interval_arg(c, g->list[1], "HOP slide");
-        w->size_ms = interval_arg(c, g->list[2], "HOP size");
-        if (!c->failed && w->size_ms % w->slide_ms) {
-            fail(c, g->list[2]->pos, "HOP size must be a multiple of its slide");
-            return -1;
-        }
+        if (sliding(c, w, SL_WIN_HOP, g->list[1], g->list[2])) return -1;
     } else {
         w->kind = SL_WIN_SESSION;
         w->size_ms = interval_arg(c, g->list[1], "SESSION gap");
