@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ typedef struct opts {
     uint64_t events;
     size_t batch;
     int json, gen_only;
+    int threads;                   /* --json: scan threads per batch (sl_qscan), 1 = the serial path */
     const char *dir;
     const char **queries;
     int nqueries;
@@ -93,6 +95,8 @@ static void usage(FILE *f) {
             "  --events N     bids pushed into each query (default 10000000)\n"
             "  --batch N      events between sl_query_begin and sl_query_end (default 4096)\n"
             "  --json         push JSON text (sl_query_push_json) instead of typed rows\n"
+            "  --threads N    with --json: scan each batch on N threads (sl_qscan, as the server's\n"
+            "                 --sql-scan-threads), then aggregate in order; compare ev/s wall\n"
             "  --gen-only     measure the generator alone and stop\n"
             "  --queries DIR  where ddl.sql and qN.sql are (default: queries or\n"
             "                 bench/nexmark/queries, whichever exists)\n"
@@ -113,7 +117,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t *v) {
 }
 
 static int parse_args(int argc, char **argv, opts_t *o) {
-    *o = (opts_t){.events = DEFAULT_EVENTS, .batch = DEFAULT_BATCH};
+    *o = (opts_t){.events = DEFAULT_EVENTS, .batch = DEFAULT_BATCH, .threads = 1};
     size_t ndef = sizeof(default_queries) / sizeof(default_queries[0]);
     o->queries = calloc((size_t)argc + ndef, sizeof(*o->queries));
     if (!o->queries) return -1;
@@ -126,6 +130,13 @@ static int parse_args(int argc, char **argv, opts_t *o) {
             exit(0);
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (!strcmp(a, "--threads")) {
+            uint64_t nthr;
+            if (i + 1 >= argc || parse_u64(a, argv[++i], &nthr) || nthr < 1 || nthr > 16) {
+                fprintf(stderr, "nexmark-bench: --threads takes 1..16\n");
+                return -1;
+            }
+            o->threads = (int)nthr;
         } else if (!strcmp(a, "--gen-only")) {
             o->gen_only = 1;
         } else if (a[0] == '-' && !val) {
@@ -423,6 +434,25 @@ failed:
     return NULL;
 }
 
+/* One scan thread's share of a batch (--threads). */
+typedef struct share {
+    sl_qscan_t *sc;
+    const batch_t *b;
+    size_t from, to;
+    uint64_t first;
+    int64_t now;
+    pthread_t tid;
+} share_t;
+
+static void *scan_share(void *arg) {
+    share_t *sh = arg;
+    sl_qscan_begin(sh->sc, sh->now);
+    for (size_t i = sh->from; i < sh->to; i++)
+        if (sl_qscan_push_json(sh->sc, 0, (int64_t)(sh->first + i), sh->b->text + sh->b->off[i], sh->b->len[i]))
+            break;
+    return NULL;
+}
+
 static int run_query(const opts_t *o, const nx_config_t *cfg, const colmap_t *m, const char *name) {
     char path[4096];
     size_t nl = strlen(name);
@@ -440,6 +470,10 @@ static int run_query(const opts_t *o, const nx_config_t *cfg, const colmap_t *m,
     if (sl_query_set_partitions(q, 1)) return 1;
     batch_t *b = malloc(sizeof(*b));
     if (!b || batch_init(b, o->batch)) return 1;
+    sl_qscan_t *sc[16];
+    int nt = o->json ? o->threads : 1;
+    for (int t = 0; t < nt && nt > 1; t++)
+        if (sl_qscan_new(q, &sc[t])) return 1;
 
     double eng = 0, gen_cpu = 0, eng_cpu = 0;
     uint64_t done = 0;
@@ -451,7 +485,17 @@ static int run_query(const opts_t *o, const nx_config_t *cfg, const colmap_t *m,
         double t1 = now_s(), c1 = cpu_s();
         int64_t now = wall_ms();
         sl_query_begin(q, now);
-        if (o->json) {
+        if (o->json && nt > 1) {
+            share_t sh[16];
+            for (int t = 0; t < nt; t++)
+                sh[t] = (share_t){sc[t], b, b->n * (size_t)t / (size_t)nt, b->n * (size_t)(t + 1) / (size_t)nt, done,
+                                  now, 0};
+            for (int t = 1; t < nt; t++) pthread_create(&sh[t].tid, NULL, scan_share, &sh[t]);
+            scan_share(&sh[0]);
+            for (int t = 1; t < nt; t++) pthread_join(sh[t].tid, NULL);
+            for (int t = 0; t < nt && !failed; t++)
+                if (sl_query_consume(q, sc[t])) failed = 1;
+        } else if (o->json) {
             for (size_t i = 0; i < b->n; i++)
                 if (sl_query_push_json(q, 0, (int64_t)(done + i), now, b->text + b->off[i], b->len[i]) < 0) {
                     failed = 1;
@@ -494,6 +538,7 @@ static int run_query(const opts_t *o, const nx_config_t *cfg, const colmap_t *m,
            label, o->json ? "json" : "typed", done, gen_cpu, eng_cpu, eng, er, ew, tr, out,
            (double)st.state_bytes / (1024.0 * 1024.0), peak_rss_mib(), note);
     fflush(stdout);
+    for (int t = 0; t < nt && nt > 1; t++) sl_qscan_free(sc[t]);
     sl_query_free(q);
     batch_free(b);
     free(b);
@@ -513,8 +558,9 @@ int main(int argc, char **argv) {
     colmap_t m;
     if (load_ddl(o.dir, &m)) return 2;
 
-    printf("# nexmark-bench: %" PRIu64 " bids per query, %s rows, batches of %zu, one thread\n",
-           o.events, o.json ? "JSON" : "typed", o.batch);
+    printf("# nexmark-bench: %" PRIu64 " bids per query, %s rows, batches of %zu, %d scan thread%s\n",
+           o.events, o.json ? "JSON" : "typed", o.batch, o.json ? o.threads : 1,
+           (o.json ? o.threads : 1) > 1 ? "s (ev/s cpu counts the main thread only: compare ev/s wall)" : "");
     printf("# gen/eng cpu = thread CPU seconds generating / in the engine (begin, push, end), read\n"
            "# per batch; eng wall = the engine's wall seconds. ev/s cpu = bids / engine CPU s (per\n"
            "# core, generation subtracted); ev/s wall = bids / engine wall s; e2e = bids / (gen +\n"

@@ -1047,13 +1047,16 @@ int sl_query_push_json(sl_query_t *q, uint32_t partition, int64_t offset, int64_
  * the stages below the aggregate. Each has its own extractor, compiled stages (function call
  * sites hold per-site state such as regex match data), evaluation context and arena. What it
  * produces is a list of records, applied to the query later, serially and in scan order, so the
- * result is exactly that of a serial run:
- *
- *   +----------+--------+-------+---------+-------------+---------------------------------+
- *   | u32 part | i64 off| u8 fl | i64 ts  | u32 bad     | row (sl_row_encode) if fl&PASS, |
- *   |          |        |       |         |             | u16 n + message if fl&ERROR     |
- *   +----------+--------+-------+---------+-------------+---------------------------------+ */
+ * result is exactly that of a serial run. A record's row stays as values: its strings point into
+ * the scanner's arena or into the event text, both alive until the next sl_qscan_begin. */
 enum { SCAN_HAS_TS = 1, SCAN_PASS = 2, SCAN_ERROR = 4 };
+
+typedef struct scan_rec {
+    uint32_t part, bad;
+    uint8_t fl;
+    int64_t off, ts;
+    size_t row;                    /* index of the row's first value in vals */
+} scan_rec_t;
 
 struct sl_qscan {
     const sl_query_t *q;
@@ -1064,7 +1067,11 @@ struct sl_qscan {
     int npre;
     sl_arena_t arena;
     sl_eval_t ev;
-    sl_buf_t out;
+    scan_rec_t *recs;
+    size_t nrecs, caprecs;
+    sl_value_t *vals;
+    size_t nvals, capvals;
+    char err[400];                 /* the error of the last record, when it is SCAN_ERROR */
     int failed;                    /* stop scanning after an error record */
 };
 
@@ -1102,31 +1109,35 @@ void sl_qscan_free(sl_qscan_t *s) {
     free(s->row);
     sl_eval_free(&s->ev);
     sl_arena_free(&s->arena);
-    sl_buf_free(&s->out);
+    free(s->recs);
+    free(s->vals);
     free(s);
 }
 
 void sl_qscan_begin(sl_qscan_t *s, int64_t now_ms) {
-    s->out.len = 0;
+    s->nrecs = s->nvals = 0;
     s->failed = 0;
     s->ev.fn.now_ms = now_ms;
     s->ev.err[0] = 0;
     sl_arena_reset(&s->arena);
 }
 
-static void scan_put(sl_qscan_t *s, uint32_t part, int64_t off, int fl, int64_t ts, uint32_t bad) {
-    sl_buf_append(&s->out, &part, 4);
-    sl_buf_append(&s->out, &off, 8);
-    sl_buf_putc(&s->out, (char)fl);
-    sl_buf_append(&s->out, &ts, 8);
-    sl_buf_append(&s->out, &bad, 4);
+static scan_rec_t *scan_put(sl_qscan_t *s, uint32_t part, int64_t off, int fl, int64_t ts, uint32_t bad) {
+    if (s->nrecs == s->caprecs) {
+        size_t cap = s->caprecs ? s->caprecs * 2 : 1024;
+        scan_rec_t *n = realloc(s->recs, sizeof(*n) * cap);
+        if (!n) return NULL;
+        s->recs = n;
+        s->caprecs = cap;
+    }
+    scan_rec_t *r = &s->recs[s->nrecs++];
+    *r = (scan_rec_t){part, bad, (uint8_t)fl, off, ts, s->nvals};
+    return r;
 }
 
 static void scan_error(sl_qscan_t *s, uint32_t part, int64_t off, const char *msg) {
-    uint16_t n = (uint16_t)(strlen(msg) > 400 ? 400 : strlen(msg));
-    scan_put(s, part, off, SCAN_ERROR, 0, 0);
-    sl_buf_append(&s->out, &n, 2);
-    sl_buf_append(&s->out, msg, n);
+    snprintf(s->err, sizeof(s->err), "%s", msg);
+    if (!scan_put(s, part, off, SCAN_ERROR, 0, 0) && s->nrecs) s->recs[s->nrecs - 1].fl = SCAN_ERROR;
     s->failed = 1;
 }
 
@@ -1161,49 +1172,44 @@ int sl_qscan_push_json(sl_qscan_t *s, uint32_t partition, int64_t offset, const 
         scan_error(s, partition, offset, msg);
         return -1;
     }
-    scan_put(s, partition, offset, (has_ts ? SCAN_HAS_TS : 0) | (rc ? SCAN_PASS : 0), ts, (uint32_t)bad);
-    if (rc && sl_row_encode(&s->out, q->prow_cols, q->nprow, cur)) {
+    size_t n = (size_t)q->nprow;
+    if (rc && s->nvals + n > s->capvals) {
+        size_t cap = s->capvals ? s->capvals * 2 : 4096;
+        while (cap < s->nvals + n) cap *= 2;
+        sl_value_t *nv = realloc(s->vals, sizeof(*nv) * cap);
+        if (!nv) {
+            scan_error(s, partition, offset, "out of memory");
+            return -1;
+        }
+        s->vals = nv;
+        s->capvals = cap;
+    }
+    if (!scan_put(s, partition, offset, (has_ts ? SCAN_HAS_TS : 0) | (rc ? SCAN_PASS : 0), ts, (uint32_t)bad)) {
         scan_error(s, partition, offset, "out of memory");
         return -1;
+    }
+    if (rc) {
+        memcpy(&s->vals[s->nvals], cur, sizeof(*cur) * n);
+        s->nvals += n;
     }
     return 0;
 }
 
 int sl_query_consume(sl_query_t *q, sl_qscan_t *s) {
-    const char *p = s->out.data, *end = p + s->out.len;
-    while (!q->error && p < end) {
-        if (end - p < 25) {
-            qfail(q, "internal error: a truncated scan record");
+    for (size_t i = 0; i < s->nrecs && !q->error; i++) {
+        const scan_rec_t *r = &s->recs[i];
+        if (r->fl & SCAN_ERROR) {
+            qfail(q, "%s", s->err);
             break;
         }
-        uint32_t part, bad;
-        int64_t off, ts;
-        memcpy(&part, p, 4);
-        memcpy(&off, p + 4, 8);
-        int fl = (unsigned char)p[12];
-        memcpy(&ts, p + 13, 8);
-        memcpy(&bad, p + 21, 4);
-        p += 25;
-        if (fl & SCAN_ERROR) {
-            uint16_t n = 0;
-            if (end - p >= 2) memcpy(&n, p, 2);
-            qfail(q, "%.*s", (int)n, p + 2);
+        if (r->part >= q->nparts) {
+            qfail(q, "internal error: scan record for partition %u", r->part);
             break;
         }
-        if (part >= q->nparts) {
-            qfail(q, "internal error: scan record for partition %u", part);
-            break;
-        }
-        q->bad += bad;
-        saw_event(q, part, off, fl & SCAN_HAS_TS, ts);
-        if (!(fl & SCAN_PASS)) continue;
-        size_t k = sl_row_decode(p, (size_t)(end - p), q->prow_cols, q->nprow, q->prow);
-        if (!k) {
-            qfail(q, "internal error: an undecodable scan record");
-            break;
-        }
-        p += k;
-        if (after_pre(q, part, off, q->prow) < 0) break;
+        q->bad += r->bad;
+        saw_event(q, r->part, r->off, r->fl & SCAN_HAS_TS, r->ts);
+        if (!(r->fl & SCAN_PASS)) continue;
+        if (after_pre(q, r->part, r->off, &s->vals[r->row]) < 0) break;
     }
     return q->error ? -1 : 0;
 }
