@@ -852,24 +852,29 @@ static int fire(sl_query_t *q) {
     return 0;
 }
 
+/* The query's watermark: the minimum over partitions that are not idle. When every partition is
+ * idle, the maximum over them (Flink's StatusWatermarkValve does the same), so that a stream
+ * whose partitions all went quiet still closes its windows. Never moves back. */
 static void advance_watermark(sl_query_t *q, int64_t now) {
     if (q->win.kind != SL_WIN_NONE && q->win.proctime) {
         if (now - 1 > q->watermark) q->watermark = now - 1;
         return;
     }
     if (!q->stream || q->stream->wm_col < 0) return;
-    int64_t idle = q->stream->idle_timeout_ms, wm = INT64_MAX;
+    int64_t idle = q->stream->idle_timeout_ms, wm = INT64_MAX, all_max = INT64_MIN;
     int active = 0;
     for (uint32_t p = 0; p < q->nparts; p++) {
         part_t *pt = &q->parts[p];
+        int64_t w = pt->max_ts - q->stream->wm_delay_ms - 1;
+        if (pt->seen && w > all_max) all_max = w;
         int64_t last = pt->seen ? pt->last_active : q->created;
         if (idle > 0 && now - last > idle) continue;
         active++;
         if (!pt->seen) return; /* an active partition that has seen nothing holds the watermark */
-        int64_t w = pt->max_ts - q->stream->wm_delay_ms - 1;
         if (w < wm) wm = w;
     }
-    if (active && wm > q->watermark) q->watermark = wm;
+    if (!active) wm = all_max;
+    if (wm != INT64_MIN && wm != INT64_MAX && wm > q->watermark) q->watermark = wm;
 }
 
 /* ---- scan ---------------------------------------------------------------------------------- */
