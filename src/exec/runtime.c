@@ -77,6 +77,7 @@ struct sl_sql {
     sl_catalog_t cat;
     int closing, restoring;
     size_t live_jobs;              /* allocated jobs, including dropped ones still finishing */
+    sl_buf_t unrestored;           /* catalog entries that failed to restore, kept as they were */
     void (*close_cb)(void *);
     void *close_arg;
 };
@@ -279,6 +280,8 @@ static int save_catalog(sl_sql_t *s) {
         rc |= sl_buf_printf(&b, "%s %s %zu\n%s\n", j->kind == OBJ_VIEW ? "view" : "sink", j->name,
                             strlen(j->text), j->text);
     }
+    /* definitions that could not start (a missing topic, a corrupt checkpoint) are not lost */
+    if (s->unrestored.len) rc |= sl_buf_append(&b, s->unrestored.data, s->unrestored.len);
     if (!rc) rc = write_file_durably(s->dir, "catalog", b.data ? b.data : "", b.len);
     sl_buf_free(&b);
     if (rc) sl_error("sql: cannot write %s/catalog: %s", s->dir, strerror(errno));
@@ -1710,7 +1713,7 @@ static void restore(sl_sql_t *s) {
             sl_error("sql: %s is damaged at byte %zu; the rest of it is ignored", path, (size_t)(p - buf));
             break;
         }
-        const char *text = p + used;
+        const char *text = p + used, *entry = p;
         p += used + tlen + 1;
         sl_arena_t a;
         sl_arena_init(&a);
@@ -1720,15 +1723,19 @@ static void restore(sl_sql_t *s) {
         exec_out_t o;
         memset(&o, 0, sizeof(o));
         o.status = 200;
+        int ok = 0;
         if (sl_sql_parse(&a, text, tlen, &stmts, &n, &err) || n != 1) {
             sl_error("sql: cannot restore %s %s: %s", kind, name, err.message);
         } else {
             exec_stmt(s, &stmts[0], 1, &o, strcmp(kind, "stream") ? name : NULL);
             if (o.status != 200)
-                sl_error("sql: cannot restore %s %s: %.*s", kind, name, (int)o.error.len, o.error.data);
+                sl_error("sql: cannot restore %s %s: %.*s; its definition stays in %s", kind, name,
+                         (int)o.error.len, o.error.data, path);
             else
-                sl_info("sql: restored %s %s", kind, name);
+                ok = 1;
+            if (ok) sl_info("sql: restored %s %s", kind, name);
         }
+        if (!ok) sl_buf_append(&s->unrestored, entry, (size_t)(p - entry) <= (size_t)(end - entry) ? (size_t)(p - entry) : (size_t)(end - entry));
         sl_buf_free(&o.results);
         sl_buf_free(&o.error);
         sl_arena_free(&a);
@@ -1819,6 +1826,7 @@ static void close_step(sl_sql_t *s) {
     free(s->streams);
     s->streams = NULL;
     s->nstreams = 0;
+    sl_buf_free(&s->unrestored);
     void (*cb)(void *) = s->close_cb;
     void *arg = s->close_arg;
     if (!cb) return;
