@@ -199,6 +199,10 @@ struct sl_query {
     /* DISTINCT sharing: dlead[i] = the aggregate whose set aggregate i uses (-1: not DISTINCT);
      * dbit[i] = its bit in that set's masks; a leader lists its members in dmemb[i][0..dn[i]) */
     int *dlead, *dbit, *dn, **dmemb;
+    /* FILTER (WHERE ...) results of the current row: fid[i] = the first aggregate with the same
+     * filter as aggregate i (-1: none); fres[fid] = -2 until tested for this row, then 0/1 */
+    int *fid;
+    int8_t *fres;
     sl_value_t *kv, *aggrow;
     sl_window_t win;
     sl_pcol_t *keycols;            /* key column types (for encoding) */
@@ -437,13 +441,25 @@ static int acc_add(sl_query_t *q, const sl_agg_t *g, acc_t *a, const sl_value_t 
 }
 
 /* Feeds one input row to the accumulators of e. */
+/* Aggregate i's FILTER on the current row, each distinct filter tested once per row. */
+static int filter_pass(sl_query_t *q, int i, const sl_value_t *row) {
+    int f = q->fid[i];
+    if (f < 0) return 1;
+    if (q->fres[f] == -2) {
+        int r = sl_cexpr_test(&q->filters[f], row, &q->ev);
+        if (r < 0) return -1;
+        q->fres[f] = (int8_t)r;
+    }
+    return q->fres[f];
+}
+
 static int accumulate(sl_query_t *q, gent_t *e, const sl_value_t *row) {
     const sl_plan_t *ap = q->agg;
     for (int i = 0; i < q->naggs; i++) {
         const sl_agg_t *g = &ap->aggs[i];
         if (g->distinct && g->arg) continue; /* below, by set */
         if (g->filter) {
-            int r = sl_cexpr_test(&q->filters[i], row, &q->ev);
+            int r = filter_pass(q, i, row);
             if (r < 0) return -1;
             if (!r) continue;
         }
@@ -467,7 +483,7 @@ static int accumulate(sl_query_t *q, gent_t *e, const sl_value_t *row) {
         for (int k = 0; k < q->dn[i]; k++) {
             int m = q->dmemb[i][k];
             if (ap->aggs[m].filter) {
-                int r = sl_cexpr_test(&q->filters[m], row, &q->ev);
+                int r = filter_pass(q, m, row);
                 if (r < 0) return -1;
                 if (!r) continue;
             }
@@ -719,6 +735,7 @@ static int session_add(sl_query_t *q, int64_t t, const sl_value_t *row) {
 }
 
 static int aggregate_row(sl_query_t *q, const sl_value_t *row) {
+    memset(q->fres, -2, (size_t)q->naggs + 1); /* a new row: no FILTER tested yet */
     q->kbuf.len = 0;
     for (int i = 0; i < q->nkeys; i++) {
         if (sl_cexpr_eval(&q->keys[i], row, &q->ev, &q->kv[i])) return -1;
@@ -1402,6 +1419,19 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
             if (a->aggs[i].arg && sl_cexpr_compile(&q->args[i], a->aggs[i].arg, err, errlen)) goto fail;
             if (a->aggs[i].filter && sl_cexpr_compile(&q->filters[i], a->aggs[i].filter, err, errlen)) goto fail;
         }
+        q->fid = calloc((size_t)a->naggs + 1, sizeof(int));
+        q->fres = calloc((size_t)a->naggs + 1, 1);
+        if (!q->fid || !q->fres) goto oom;
+        for (int i = 0; i < a->naggs; i++) {
+            q->fid[i] = -1;
+            if (!a->aggs[i].filter) continue;
+            q->fid[i] = i;
+            for (int l = 0; l < i; l++)
+                if (a->aggs[l].filter && bx_same(a->aggs[l].filter, a->aggs[i].filter)) {
+                    q->fid[i] = q->fid[l];
+                    break;
+                }
+        }
         q->dlead = calloc((size_t)a->naggs + 1, sizeof(int));
         q->dbit = calloc((size_t)a->naggs + 1, sizeof(int));
         q->dn = calloc((size_t)a->naggs + 1, sizeof(int));
@@ -1500,6 +1530,8 @@ void sl_query_free(sl_query_t *q) {
     free(q->wins);
     for (int i = 0; q->dmemb && i < q->naggs; i++) free(q->dmemb[i]);
     free(q->dmemb);
+    free(q->fid);
+    free(q->fres);
     free(q->dlead);
     free(q->dbit);
     free(q->dn);
