@@ -526,7 +526,14 @@ static int fn_regexp_extract(sl_fn_ctx_t *ctx, const sl_value_t *a, int nargs, s
     }
     int rc = st->jit ? pcre2_jit_match(st->code, s, a[0].u.s.n, 0, 0, st->md, NULL)
                      : pcre2_match(st->code, s, a[0].u.s.n, 0, 0, st->md, NULL);
-    if (rc <= 0 || g >= rc) {             /* no match (or an error), or the group is unset */
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && rc != PCRE2_ERROR_PARTIAL) {
+        /* a resource limit (backtracking, depth, heap): Flink would have an answer, so the NULL
+         * is counted (the query's limit_nulls) instead of passing for "no match" */
+        ctx->limit_nulls++;
+        set_null(out);
+        return 0;
+    }
+    if (rc <= 0 || g >= rc) {             /* no match, or the group is unset */
         set_null(out);
         return 0;
     }

@@ -16,6 +16,8 @@ typedef struct sl_fn_ctx {
     int64_t now_ms;         /* wall clock for CURRENT_TIMESTAMP / PROCTIME */
     char *err;              /* message buffer for -1 returns */
     size_t errlen;
+    uint64_t limit_nulls;   /* NULLs given because a resource limit was hit (REGEXP_EXTRACT's
+                               match limit on a pathological pattern): counted, not hidden */
 } sl_fn_ctx_t;
 
 /* consts[i] is the value of argument i when it is a constant, else NULL. Sets *state (NULL when

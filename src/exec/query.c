@@ -221,6 +221,7 @@ struct sl_query {
     sl_eval_t ev;
     /* accounting */
     uint64_t state_bytes, events_in, rows_out, late, bad;
+    uint64_t scan_limit_nulls;     /* limit_nulls counted by scanners (sl_query_consume) */
     char *error;
 };
 
@@ -1218,6 +1219,8 @@ int sl_qscan_push_json(sl_qscan_t *s, uint32_t partition, int64_t offset, const 
 }
 
 int sl_query_consume(sl_query_t *q, sl_qscan_t *s) {
+    q->scan_limit_nulls += s->ev.fn.limit_nulls;
+    s->ev.fn.limit_nulls = 0;
     for (size_t i = 0; i < s->nrecs && !q->error; i++) {
         const scan_rec_t *r = &s->recs[i];
         if (r->fl & SCAN_ERROR) {
@@ -1575,6 +1578,7 @@ void sl_query_stats(const sl_query_t *q, sl_query_stats_t *out) {
     out->rows_out = q->rows_out;
     out->late_events = q->late;
     out->bad_fields = q->bad;
+    out->limit_nulls = q->ev.fn.limit_nulls + q->scan_limit_nulls;
     out->state_bytes = q->state_bytes;
     out->watermark = q->watermark;
     int64_t m = INT64_MIN;

@@ -31,6 +31,7 @@ typedef struct sl_query_config {
 
 typedef struct sl_query_stats {
     uint64_t events_in, rows_out, late_events, bad_fields, state_bytes;
+    uint64_t limit_nulls;         /* function results that are NULL because a limit was hit */
     int64_t watermark;            /* INT64_MIN until every active partition has seen an event */
     int64_t max_event_time;
 } sl_query_stats_t;

@@ -1422,9 +1422,10 @@ static void exec_describe(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, exec_ou
     cell_str(b, "output", j->append_only ? "append-only" : "updates", 0);
     sl_buf_lit(b, ",\"stats\":{");
     sl_buf_printf(b, "\"events_in\":%" PRIu64 ",\"rows_out\":%" PRIu64 ",\"late_events\":%" PRIu64
-                     ",\"bad_fields\":%" PRIu64 ",\"state_bytes\":%" PRIu64 ",\"checkpoints\":%" PRIu64
+                     ",\"bad_fields\":%" PRIu64 ",\"limit_nulls\":%" PRIu64 ",\"state_bytes\":%" PRIu64
+                     ",\"checkpoints\":%" PRIu64
                      ",\"last_checkpoint_ms\":%.3f",
-                  qs.events_in, qs.rows_out, qs.late_events, qs.bad_fields, qs.state_bytes, j->ckpts,
+                  qs.events_in, qs.rows_out, qs.late_events, qs.bad_fields, qs.limit_nulls, qs.state_bytes, j->ckpts,
                   (double)j->ckpt_ns_last / 1e6);
     if (j->view) sl_buf_printf(b, ",\"rows\":%zu", vrows);
     if (qs.watermark != INT64_MIN) {
@@ -1643,6 +1644,7 @@ int sl_sql_metrics(sl_sql_t *s, char **out, size_t *out_len) {
         {"sluice_query_checkpoints_total", "counter", "Checkpoints written."},
         {"sluice_query_checkpoint_seconds", "gauge", "Duration of the last checkpoint."},
         {"sluice_query_failed", "gauge", "1 when the query stopped on an error."},
+        {"sluice_query_limit_nulls_total", "counter", "Function results that are NULL because a resource limit was hit (REGEXP_EXTRACT backtracking)."},
     };
     for (size_t h = 0; h < sizeof(help) / sizeof(help[0]); h++) {
         rc |= sl_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", help[h][0], help[h][2], help[h][0], help[h][1]);
@@ -1664,6 +1666,7 @@ int sl_sql_metrics(sl_sql_t *s, char **out, size_t *out_len) {
             case 6: v = (double)j->ckpts; break;
             case 7: v = (double)j->ckpt_ns_last / 1e9; break;
             case 8: v = j->error ? 1 : 0; break;
+            case 9: v = (double)qs.limit_nulls; break;
             }
             rc |= sl_buf_printf(&b, "%s{query=\"%s\"} %.17g\n", help[h][0], j->name, v);
         }

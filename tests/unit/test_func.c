@@ -97,7 +97,7 @@ static sl_value_t eval(const char *name, const tv_t *a, int n, sl_type_t *ret_ou
         void *state;
         if (sl_fn_prepare(id, want, consts, n, &state, err, sizeof(err)) != 0)
             fail_msg("prepare %s (%s): %s", name, mode ? "constant" : "per row", err);
-        sl_fn_ctx_t ctx = {&arena, state, NOW_MS, err, sizeof(err)};
+        sl_fn_ctx_t ctx = {&arena, state, NOW_MS, err, sizeof(err), 0};
         if (sl_fn_call(id, &ctx, v, n, &res[mode]) != 0)
             fail_msg("call %s (%s): %s", name, mode ? "constant" : "per row", err);
         sl_value_t again;                       /* a second row through the same call site */
@@ -183,7 +183,7 @@ static void expect_error(const char *name, const char *msg, const tv_t *a, int n
     assert_string_equal(err, msg);
     for (int i = 0; i < n; i++) consts[i] = NULL;
     assert_int_equal(sl_fn_prepare(id, want, consts, n, &state, err, sizeof(err)), 0);
-    sl_fn_ctx_t ctx = {&arena, state, NOW_MS, err, sizeof(err)};
+    sl_fn_ctx_t ctx = {&arena, state, NOW_MS, err, sizeof(err), 0};
     err[0] = 0;
     assert_int_equal(sl_fn_call(id, &ctx, v, n, &out), -1);
     assert_string_equal(err, msg);
@@ -592,7 +592,7 @@ static void regexp_extract_errors(void **state) {
     /* ... and NULL when it comes with the row (Flink catches the exception and answers NULL) */
     consts[2] = NULL;
     assert_int_equal(sl_fn_prepare(SL_FN_REGEXP_EXTRACT, argt, consts, 3, &st, err, sizeof(err)), 0);
-    sl_fn_ctx_t ctx = {&arena, st, NOW_MS, err, sizeof(err)};
+    sl_fn_ctx_t ctx = {&arena, st, NOW_MS, err, sizeof(err), 0};
     sl_value_t a[3] = {S("foo").v, re, g}, out;
     assert_int_equal(sl_fn_call(SL_FN_REGEXP_EXTRACT, &ctx, a, 3, &out), 0);
     assert_true(out.null);
@@ -606,6 +606,28 @@ static void regexp_extract_errors(void **state) {
     sl_fn_release(SL_FN_REGEXP_EXTRACT, st);
 }
 
+/* A catastrophically backtracking pattern hits PCRE2's match limit: the answer is NULL, and it
+ * is counted in limit_nulls rather than passing for "no match". */
+static void regexp_match_limit_counted(void **state) {
+    (void)state;
+    sl_type_t argt[2] = {SL_TYPE_VARCHAR, SL_TYPE_VARCHAR};
+    sl_value_t re = S("^(a+)+$").v;
+    const sl_value_t *consts[2] = {NULL, &re};
+    void *st = NULL;
+    assert_int_equal(sl_fn_prepare(SL_FN_REGEXP_EXTRACT, argt, consts, 2, &st, err, sizeof(err)), 0);
+    sl_fn_ctx_t ctx = {&arena, st, NOW_MS, err, sizeof(err), 0};
+    sl_value_t a[2] = {S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab").v, re}, out;
+    assert_int_equal(sl_fn_call(SL_FN_REGEXP_EXTRACT, &ctx, a, 2, &out), 0);
+    assert_true(out.null);
+    assert_int_equal(ctx.limit_nulls, 1);
+    /* an ordinary miss is not counted */
+    a[0] = S("b").v;
+    assert_int_equal(sl_fn_call(SL_FN_REGEXP_EXTRACT, &ctx, a, 2, &out), 0);
+    assert_true(out.null);
+    assert_int_equal(ctx.limit_nulls, 1);
+    sl_fn_release(SL_FN_REGEXP_EXTRACT, st);
+}
+
 /* A per-row regex (and LIKE pattern, DATE_FORMAT pattern) that changes between rows is
  * recompiled; one that fails leaves the call site usable for the next row. */
 static void per_row_patterns_change(void **state) {
@@ -616,7 +638,7 @@ static void per_row_patterns_change(void **state) {
     sl_value_t out;
 
     assert_int_equal(sl_fn_prepare(SL_FN_REGEXP_EXTRACT, argt, none, 2, &st, err, sizeof(err)), 0);
-    sl_fn_ctx_t ctx = {&arena, st, NOW_MS, err, sizeof(err)};
+    sl_fn_ctx_t ctx = {&arena, st, NOW_MS, err, sizeof(err), 0};
     const char *rows[][3] = {{"abc123", "[0-9]+", "123"}, {"abc123", "[a-z]+", "abc"}, {"abc123", "(", NULL},
                              {"abc123", "c1", "c1"},      {"abc123", "c1", "c1"}};
     for (size_t i = 0; i < 5; i++) {
@@ -883,7 +905,7 @@ static void time_fields_every_day(void **state) {
     for (int64_t day = day0; y < 2110; day++) {
         int64_t ms = day * 86400000 + 86399999;
         sl_value_t v = TS(ms).v, out;
-        sl_fn_ctx_t ctx = {&arena, NULL, 0, err, sizeof(err)};
+        sl_fn_ctx_t ctx = {&arena, NULL, 0, err, sizeof(err), 0};
         assert_int_equal(sl_fn_call(SL_FN_YEAR, &ctx, &v, 1, &out), 0);
         assert_int_equal(out.u.i, y);
         assert_int_equal(sl_fn_call(SL_FN_MONTH, &ctx, &v, 1, &out), 0);
@@ -953,7 +975,7 @@ static void date_format(void **state) {
 static void clocks_and_to_timestamp(void **state) {
     (void)state;
     sl_value_t out;
-    sl_fn_ctx_t ctx = {&arena, NULL, NOW_MS, err, sizeof(err)};
+    sl_fn_ctx_t ctx = {&arena, NULL, NOW_MS, err, sizeof(err), 0};
     assert_int_equal(sl_fn_call(SL_FN_CURRENT_TIMESTAMP, &ctx, NULL, 0, &out), 0);
     assert_false(out.null);
     assert_int_equal(out.u.i, NOW_MS);
@@ -1076,6 +1098,7 @@ int main(void) {
         cmocka_unit_test(date_format),
         cmocka_unit_test(clocks_and_to_timestamp),
         cmocka_unit_test(null_in_null_out),
+        cmocka_unit_test(regexp_match_limit_counted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
