@@ -27,14 +27,25 @@ static int digits(const char *s, size_t n, int *out) {
     return 0;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), after Howard Hinnant's algorithm. */
-static int64_t days_from_civil(int y, int m, int d) {
+int64_t sl_days_from_civil(int64_t y, int m, int d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
+}
+
+void sl_civil_from_days(int64_t days, int64_t *y, int *m, int *d) {
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
 }
 
 int sl_parse_rfc3339(const char *s, size_t len, int64_t *out_ms) {
@@ -72,7 +83,7 @@ int sl_parse_rfc3339(const char *s, size_t len, int64_t *out_ms) {
     }
     if (i != len) return -1;
     if (sec == 60) sec = 59; /* a leap second maps onto the second before it */
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    int64_t t = sl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
     *out_ms = t * 1000 + ms;
     return 0;
 }

@@ -154,19 +154,6 @@ int sl_value_cmp(sl_type_t t, const sl_value_t *a, const sl_value_t *b) {
     }
 }
 
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
 static void put2(char *p, unsigned v) {
     p[0] = (char)('0' + v / 10 % 10);
     p[1] = (char)('0' + v % 10);
@@ -177,8 +164,8 @@ static size_t ts_text(char *out, int64_t ms, char sep, int zone) {
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - days * 86400000;
     int64_t y;
-    unsigned mo, d;
-    civil(days, &y, &mo, &d);
+    int mo, d;
+    sl_civil_from_days(days, &y, &mo, &d);
     if (y < 0 || y > 9999) {
         int n = snprintf(out, 32, "%" PRId64, ms);
         return n > 0 ? (size_t)n : 0;
@@ -188,9 +175,9 @@ static size_t ts_text(char *out, int64_t ms, char sep, int zone) {
     out[1] = (char)('0' + yy / 100 % 10);
     put2(out + 2, yy % 100);
     out[4] = '-';
-    put2(out + 5, mo);
+    put2(out + 5, (unsigned)mo);
     out[7] = '-';
-    put2(out + 8, d);
+    put2(out + 8, (unsigned)d);
     out[10] = sep;
     unsigned h = (unsigned)(rem / 3600000), mi = (unsigned)(rem / 60000 % 60), s = (unsigned)(rem / 1000 % 60),
              f = (unsigned)(rem % 1000);

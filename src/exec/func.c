@@ -874,19 +874,10 @@ typedef struct civil {
     int ms_of_day;
 } civil_t;
 
-/* Howard Hinnant's civil_from_days: proleptic Gregorian, any int64 day. */
 static void civil_from_ms(int64_t ms, civil_t *c) {
     c->days = floor_div(ms, 86400000);
     c->ms_of_day = (int)floor_mod(ms, 86400000);
-    int64_t z = c->days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
-    c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
-    c->year = yoe + era * 400 + (c->month <= 2);
+    sl_civil_from_days(c->days, &c->year, &c->month, &c->day);
 }
 
 static int day_of_year(const civil_t *c) {

@@ -1276,23 +1276,6 @@ out:
 
 /* ---- building ------------------------------------------------------------------------------ */
 
-/* Structural equality of two bound expressions (the same DISTINCT argument). */
-static int bx_same(const sl_bexpr_t *x, const sl_bexpr_t *y) {
-    if (x->kind != y->kind || x->type != y->type || x->nargs != y->nargs || x->op != y->op || x->fn != y->fn ||
-        x->col != y->col || x->negated != y->negated || x->has_else != y->has_else || x->bool_value != y->bool_value)
-        return 0;
-    if (x->kind == SL_BX_CONST) {
-        if (x->val.null != y->val.null) return 0;
-        if (x->val.null) return 1;
-        if (x->type == SL_TYPE_VARCHAR)
-            return x->val.u.s.n == y->val.u.s.n && (!x->val.u.s.n || !memcmp(x->val.u.s.p, y->val.u.s.p, x->val.u.s.n));
-        return !memcmp(&x->val.u, &y->val.u, sizeof(x->val.u));
-    }
-    for (int i = 0; i < x->nargs; i++)
-        if (!bx_same(x->args[i], y->args[i])) return 0;
-    return 1;
-}
-
 static void mark_cols(const sl_bexpr_t *e, uint8_t *used) {
     if (!e) return;
     if (e->kind == SL_BX_COL) used[e->col] = 1;
@@ -1430,7 +1413,7 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
             if (!a->aggs[i].filter) continue;
             q->fid[i] = i;
             for (int l = 0; l < i; l++)
-                if (a->aggs[l].filter && bx_same(a->aggs[l].filter, a->aggs[i].filter)) {
+                if (a->aggs[l].filter && sl_bexpr_equal(a->aggs[l].filter, a->aggs[i].filter)) {
                     q->fid[i] = q->fid[l];
                     break;
                 }
@@ -1444,7 +1427,7 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
             q->dlead[i] = -1;
             if (!a->aggs[i].distinct || !a->aggs[i].arg) continue;
             for (int l = 0; l < i && q->dlead[i] < 0; l++)
-                if (q->dlead[l] == l && q->dn[l] < 64 && bx_same(a->aggs[l].arg, a->aggs[i].arg)) q->dlead[i] = l;
+                if (q->dlead[l] == l && q->dn[l] < 64 && sl_bexpr_equal(a->aggs[l].arg, a->aggs[i].arg)) q->dlead[i] = l;
             if (q->dlead[i] < 0) {
                 q->dlead[i] = i;
                 if (!(q->dmemb[i] = calloc(64, sizeof(int)))) goto oom;
@@ -1562,6 +1545,10 @@ void sl_query_free(sl_query_t *q) {
 const sl_pcol_t *sl_query_columns(const sl_query_t *q, int *n) {
     *n = q->nout;
     return q->out_cols;
+}
+
+int sl_query_clock_driven(const sl_query_t *q) {
+    return (q->agg && q->win.kind != SL_WIN_NONE && q->win.proctime) || (q->stream && q->stream->idle_timeout_ms > 0);
 }
 
 int sl_query_append_only(const sl_query_t *q) { return !q->agg || q->win.kind != SL_WIN_NONE; }

@@ -42,6 +42,9 @@ int sl_query_create(sl_arena_t *plan_arena, const sl_plan_t *plan, const sl_quer
                     sl_query_t **out, char *err, size_t errlen);
 void sl_query_free(sl_query_t *q);
 const sl_pcol_t *sl_query_columns(const sl_query_t *q, int *n);
+/* 1 when time alone moves the query on (processing-time windows, or idle partitions leaving
+ * the watermark): the driver then ends batches on a clock even without new events. */
+int sl_query_clock_driven(const sl_query_t *q);
 /* 1 when the output is append-only (inserts only), 0 when rows are updated in place. */
 int sl_query_append_only(const sl_query_t *q);
 /* The number of source partitions (their watermarks are combined). */

@@ -968,8 +968,7 @@ static int job_create(sl_sql_t *s, const sl_ast_stmt_t *st, int idx, int kind, c
         for (; j->nscan < threads; j->nscan++)
             if (sl_qscan_new(j->q, &j->scanners[j->nscan])) goto oom;
     }
-    j->time_driven = se->def->idle_timeout_ms > 0;
-    if (strcasestr(st->text, "PROCTIME")) j->time_driven = 1; /* processing-time windows close on the clock */
+    j->time_driven = sl_query_clock_driven(j->q);
     if (kind == OBJ_VIEW) {
         if (!(j->view = sl_view_new(j->cols, j->ncols))) goto oom;
     } else {

@@ -150,14 +150,14 @@ static int ast_contains_agg(const sl_ast_expr_t *e) {
     return 0;
 }
 
-static int bx_equal(const sl_bexpr_t *x, const sl_bexpr_t *y) {
+int sl_bexpr_equal(const sl_bexpr_t *x, const sl_bexpr_t *y) {
     if (x->kind != y->kind || x->type != y->type || x->nargs != y->nargs) return 0;
     switch (x->kind) {
     case SL_BX_CONST:
         if (x->val.null != y->val.null) return 0;
         if (x->val.null) return 1;
         if (x->type == SL_TYPE_VARCHAR)
-            return x->val.u.s.n == y->val.u.s.n && !memcmp(x->val.u.s.p, y->val.u.s.p, x->val.u.s.n);
+            return x->val.u.s.n == y->val.u.s.n && (!x->val.u.s.n || !memcmp(x->val.u.s.p, y->val.u.s.p, x->val.u.s.n));
         if (x->type == SL_TYPE_DOUBLE) return x->val.u.d == y->val.u.d;
         return x->val.u.i == y->val.u.i;
     case SL_BX_COL: return x->col == y->col;
@@ -168,7 +168,7 @@ static int bx_equal(const sl_bexpr_t *x, const sl_bexpr_t *y) {
             return 0;
     }
     for (int i = 0; i < x->nargs; i++)
-        if (!bx_equal(x->args[i], y->args[i])) return 0;
+        if (!sl_bexpr_equal(x->args[i], y->args[i])) return 0;
     return 1;
 }
 
@@ -253,6 +253,15 @@ static sl_bexpr_t *bind_compare(ctx_t *c, sl_op_t op, sl_bexpr_t *l, sl_bexpr_t 
     e->args[0] = cast_to(c, l, (sl_type_t)t);
     e->args[1] = cast_to(c, r, (sl_type_t)t);
     return e;
+}
+
+/* NOT e, for the negated forms NOT LIKE and NOT BETWEEN. */
+static sl_bexpr_t *negate(ctx_t *c, sl_bexpr_t *e, sl_pos_t pos) {
+    sl_bexpr_t *n = bx_new(c, SL_BX_OP, SL_TYPE_BOOLEAN, pos, 1);
+    if (!n) return NULL;
+    n->op = SL_OP_NOT;
+    n->args[0] = e;
+    return n;
 }
 
 static sl_bexpr_t *need_bool(ctx_t *c, sl_bexpr_t *e, const char *what) {
@@ -384,8 +393,8 @@ static sl_bexpr_t *bind_agg_call(ctx_t *c, const sl_ast_expr_t *x, const scope_t
     for (int i = 0; i < ag->naggs; i++) {
         sl_agg_t *o = &ag->aggs[i];
         if (o->fn == g.fn && o->distinct == g.distinct && !o->arg == !g.arg &&
-            (!o->arg || bx_equal(o->arg, g.arg)) && !o->filter == !g.filter &&
-            (!o->filter || bx_equal(o->filter, g.filter)))
+            (!o->arg || sl_bexpr_equal(o->arg, g.arg)) && !o->filter == !g.filter &&
+            (!o->filter || sl_bexpr_equal(o->filter, g.filter)))
             return bx_col(c, ag->nkeys + (ag->windowed ? 2 : 0) + i, o->type, x->pos);
     }
     if (ag->naggs == ag->cap) {
@@ -456,7 +465,7 @@ static sl_bexpr_t *bind_expr(ctx_t *c, const sl_ast_expr_t *x, const scope_t *s,
             sl_bexpr_t *e = bind_expr(c, x, s, NULL);
             if (!e) return NULL;
             for (int i = 0; i < ag->nkeys; i++)
-                if (bx_equal(e, ag->keys[i])) return bx_col(c, i, e->type, x->pos);
+                if (sl_bexpr_equal(e, ag->keys[i])) return bx_col(c, i, e->type, x->pos);
             if (e->kind == SL_BX_CONST) return e;
             if (x->kind == SL_AX_COLUMN) {
                 fail(c, x->pos, "column %s must appear in GROUP BY or be used in an aggregate", x->name);
@@ -569,12 +578,7 @@ static sl_bexpr_t *bind_expr(ctx_t *c, const sl_ast_expr_t *x, const scope_t *s,
         if (!e) return NULL;
         e->fn = SL_FN_LIKE;
         for (int i = 0; i < e->nargs; i++) e->args[i] = cast_to(c, parts[i], SL_TYPE_VARCHAR);
-        if (!x->negated) return e;
-        sl_bexpr_t *n = bx_new(c, SL_BX_OP, SL_TYPE_BOOLEAN, x->pos, 1);
-        if (!n) return NULL;
-        n->op = SL_OP_NOT;
-        n->args[0] = e;
-        return n;
+        return x->negated ? negate(c, e, x->pos) : e;
     }
     case SL_AX_IN: {
         if (!(l = bind_expr(c, x->a, s, ag))) return NULL;
@@ -608,12 +612,7 @@ static sl_bexpr_t *bind_expr(ctx_t *c, const sl_ast_expr_t *x, const scope_t *s,
         e->op = SL_OP_AND;
         e->args[0] = ge;
         e->args[1] = le;
-        if (!x->negated) return e;
-        sl_bexpr_t *n = bx_new(c, SL_BX_OP, SL_TYPE_BOOLEAN, x->pos, 1);
-        if (!n) return NULL;
-        n->op = SL_OP_NOT;
-        n->args[0] = e;
-        return n;
+        return x->negated ? negate(c, e, x->pos) : e;
     }
     case SL_AX_CASE: {
         size_t pairs = x->count / 2;

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "grammar.h"
+#include "core/clock.h"
 #include "sql/parse_int.h"
 
 /* ---- errors and memory --------------------------------------------------------------------- */
@@ -372,16 +373,6 @@ static int read_digits(const char *s, size_t n, size_t *i, int min, int max, int
     return k >= min && !(*i < n && is_digit(s[*i])) ? 0 : -1;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int y, int m, int d) {
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int64_t)era * 146097 + doe - 719468;
-}
-
 /* 'yyyy-MM-dd[ HH:mm[:ss[.f...]]]' (fields after the year 1 or 2 digits, at most 9 fraction
  * digits) into epoch milliseconds UTC. */
 static int parse_timestamp(const char *s, size_t n, int64_t *ms) {
@@ -408,7 +399,7 @@ static int parse_timestamp(const char *s, size_t n, int64_t *ms) {
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) return -1;
     if (h > 23 || mi > 59 || sec > 59) return -1;
-    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + frac;
+    *ms = ((sl_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + frac;
     return 0;
 }
 

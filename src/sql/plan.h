@@ -156,6 +156,9 @@ sl_stream_def_t *sl_bind_stream(sl_arena_t *a, const sl_ast_stmt_t *st, sl_sql_e
 
 /* EXPLAIN text, one node a line, indented by depth. */
 int sl_plan_explain(sl_buf_t *out, const sl_plan_t *p);
+/* 1 if two bound expressions are the same computation (a GROUP BY key met again in the select
+ * list, one DISTINCT argument or FILTER shared by several aggregates). */
+int sl_bexpr_equal(const sl_bexpr_t *x, const sl_bexpr_t *y);
 /* An expression as SQL-ish text, column references by name of the input's columns. */
 int sl_bexpr_print(sl_buf_t *out, const sl_bexpr_t *e, const sl_plan_t *input);
 
