@@ -30,6 +30,10 @@ enum {
     SL_ECLOSED = 11,   /* the engine or topic is closing */
     SL_ETOOBIG = 12,   /* over a size limit */
     SL_EFAILED = 13,   /* the partition stopped accepting writes after an fsync error */
+    SL_ENOLEADER = 14, /* cluster: the Raft group has no leader right now (retry) */
+    SL_EUNAVAIL = 15,  /* cluster: the node that must answer cannot be reached (retry) */
+    SL_ETIMEDOUT = 16, /* cluster: no answer in time; the write may or may not have happened */
+    SL_ESEQUENCE = 17, /* cluster: an idempotent producer's sequence number went backwards */
 };
 const char *sl_strerror(int err); /* err may be negative */
 

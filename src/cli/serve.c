@@ -13,7 +13,8 @@
 
 enum {
     OPT_LISTEN = 1000, OPT_DATA, OPT_FSYNC, OPT_SEG_BYTES, OPT_SEG_MS, OPT_MAX_REQ, OPT_MAX_EVENT, OPT_MAX_EVENTS,
-    OPT_MAX_CONN, OPT_MAX_HDR, OPT_IDLE, OPT_REQ_TIMEOUT, OPT_RET_CHECK, OPT_SESS_CHECK, OPT_SQL_CKPT, OPT_SQL_MEM, OPT_SQL_THREADS, OPT_LOG, OPT_HELP,
+    OPT_MAX_CONN, OPT_MAX_HDR, OPT_IDLE, OPT_REQ_TIMEOUT, OPT_RET_CHECK, OPT_SESS_CHECK, OPT_SQL_CKPT, OPT_SQL_MEM, OPT_SQL_THREADS, OPT_LOG,
+    OPT_NODE_ID, OPT_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT, OPT_HELP,
 };
 
 typedef struct setting {
@@ -41,6 +42,10 @@ static const setting_t settings[] = {
     {"sql-memory-limit", "SLUICE_SQL_MEMORY_LIMIT", OPT_SQL_MEM, "default state limit of a query, bytes (536870912)"},
     {"sql-scan-threads", "SLUICE_SQL_SCAN_THREADS", OPT_SQL_THREADS, "threads scanning one query's batch (CPUs)"},
     {"log-level", "SLUICE_LOG_LEVEL", OPT_LOG, "debug | info | warn | error (info)"},
+    {"node-id", "SLUICE_NODE_ID", OPT_NODE_ID, "this node's id in --cluster (docs/CLUSTER.md)"},
+    {"cluster", "SLUICE_CLUSTER", OPT_CLUSTER, "id@host:port,... of the cluster's nodes (none: one node)"},
+    {"election-timeout-ms", "SLUICE_ELECTION_TIMEOUT_MS", OPT_ELECTION, "Raft election timeout (1000)"},
+    {"heartbeat-timeout-ms", "SLUICE_HEARTBEAT_TIMEOUT_MS", OPT_HEARTBEAT, "Raft heartbeat interval (100)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -90,6 +95,10 @@ static int apply(sl_server_config_t *c, int id, const char *v) {
             c->engine.fsync_interval_ms = n;
         } else return -1;
         return 0;
+    case OPT_CLUSTER:
+        if (!*v) return -1;
+        c->cluster.members = v;
+        return 0;
     case OPT_LOG: {
         int l = sl_log_parse_level(v);
         if (l < 0) return -1;
@@ -119,6 +128,9 @@ static int apply(sl_server_config_t *c, int id, const char *v) {
     case OPT_SQL_CKPT: if (!n) return -1; c->sql.checkpoint_interval_ms = n; break;
     case OPT_SQL_MEM: if (n < 4096) return -1; c->sql.memory_limit = n; break;
     case OPT_SQL_THREADS: if (!n || n > 16) return -1; c->sql.scan_threads = n; break;
+    case OPT_NODE_ID: if (!n || n > 2147483647) return -1; c->cluster.node_id = n; break;
+    case OPT_ELECTION: if (n < 50 || n > 60000) return -1; c->cluster.election_timeout_ms = (unsigned)n; break;
+    case OPT_HEARTBEAT: if (n < 10 || n > 10000) return -1; c->cluster.heartbeat_timeout_ms = (unsigned)n; break;
     default: return -1;
     }
     return 0;
@@ -165,6 +177,13 @@ int sl_cli_serve(int argc, char **argv) {
         fprintf(stderr, "sluice serve: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (cfg.cluster.members || cfg.cluster.node_id) {
+        const char *why = "--cluster and --node-id go together";
+        if (!cfg.cluster.members || !cfg.cluster.node_id || sl_cluster_config_check(&cfg.cluster, &why)) {
+            fprintf(stderr, "sluice serve: %s\n", why);
+            return 2;
+        }
     }
     return sl_server_run(&cfg);
 }

@@ -17,6 +17,10 @@ const char *sl_strerror(int err) {
     case SL_ECLOSED: return "closing";
     case SL_ETOOBIG: return "too large";
     case SL_EFAILED: return "partition failed after an fsync error; restart to recover";
+    case SL_ENOLEADER: return "no leader right now; retry";
+    case SL_EUNAVAIL: return "the responsible node cannot be reached; retry";
+    case SL_ETIMEDOUT: return "timed out; the write may or may not have happened: retry with the same sequence";
+    case SL_ESEQUENCE: return "sequence number lower than the last one accepted from this producer";
     }
     return "unknown error";
 }

@@ -50,6 +50,7 @@ struct sl_partition {
     uint32_t id;
     sl_log_t *log;
     int sync_running;
+    int replicated;            /* a Raft group's state machine (engine/replica.h) */
     uv_work_t work;
     sl_log_sync_t job;
     waiter_t *waiters;         /* FIFO ring: targets ascend */
@@ -104,6 +105,7 @@ int sl__partition_open(sl_engine_t *e, sl_topic_t *t, uint32_t id, const char *d
 void sl__partition_free(sl_partition_t *p, int destroy);
 int sl__partition_wait(sl_partition_t *p, produce_req_t *r, int64_t target);
 void sl__partition_kick(sl_partition_t *p);       /* start a sync if one is due */
+void sl__partition_kick_prepared(sl_partition_t *p); /* run the job prepared in p->job */
 void sl__partition_published(sl_partition_t *p);  /* the durable offset moved: wake */
 void sl__partition_fail_all(sl_partition_t *p, int status);
 void sl__partition_sync_now(sl_partition_t *p);   /* blocking, for shutdown */
@@ -113,6 +115,9 @@ int sl__partition_append(sl_partition_t *p, char *batch, size_t len, sl_log_mark
 
 int sl__partition_read(sl_partition_t *p, int64_t offset, size_t max_count, size_t max_bytes,
                        sl_fetch_result_t *res, size_t *used);
+
+/* replica.c */
+void sl__replica_synced(sl_partition_t *p, int status); /* a sync job of a replica ended */
 
 /* group.c */
 int sl__groups_open(sl_engine_t *e);

@@ -179,7 +179,9 @@ static void sync_after(uv_work_t *req, int status) {
     e->stats.fsyncs++;
     e->stats.fsync_ns_total += p->job.ns;
     int rc = sl_log_sync_finish(p->log, &p->job);
-    if (rc) {
+    if (p->replicated) {
+        sl__replica_synced(p, rc);
+    } else if (rc) {
         sl__partition_fail_all(p, -SL_EIO);
     } else {
         sl__partition_published(p);
@@ -188,6 +190,13 @@ static void sync_after(uv_work_t *req, int status) {
     if (e->closing && e->syncs_running == 0) {
         sl__engine_close_continue(e); /* engine.c finishes the close */
     }
+}
+
+void sl__partition_kick_prepared(sl_partition_t *p) {
+    p->sync_running = 1;
+    p->e->syncs_running++;
+    p->work.data = p;
+    uv_queue_work(p->e->loop, &p->work, sync_work, sync_after);
 }
 
 void sl__partition_kick(sl_partition_t *p) {

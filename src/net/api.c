@@ -5,12 +5,14 @@
 #include "net/api.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -49,6 +51,7 @@ struct sl_api {
     double lat_sum[R_COUNT];
     uint64_t status_count[6];  /* by first digit */
     sl_sql_t *sql;             /* the continuous-SQL service (NULL: /v1/sql answers 503) */
+    sl_cluster_t *cluster;     /* NULL: a single node */
     pending_t *pending;        /* long polls and streams in flight */
     int parsing;               /* produce bodies being parsed on the thread pool */
     int stopping;
@@ -79,6 +82,7 @@ struct pending {
     uint32_t nparts;
     uint64_t last_write;
     int closing;
+    sl_cluster_call_t *call;   /* a read forwarded to another node */
 };
 enum { P_FETCH = 1, P_GROUP, P_SSE, P_WRITE, P_VIEW_SSE };
 
@@ -116,6 +120,10 @@ static int error_status(int code) {
     case SL_ERANGE: return 416;
     case SL_ECLOSED: return 503;
     case SL_ETOOBIG: return 413;
+    case SL_ENOLEADER: return 503;
+    case SL_EUNAVAIL: return 503;
+    case SL_ETIMEDOUT: return 504;
+    case SL_ESEQUENCE: return 409;
     default: return 500;
     }
 }
@@ -125,6 +133,8 @@ static void send_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0
                        const char *code, const char *extra_members, const char *fmt, ...)
     __attribute__((format(printf, 8, 9)));
 
+static const char *error_headers; /* extra headers for the next send_error (Retry-After) */
+
 static void send_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, int status,
                        const char *code, const char *extra_members, const char *fmt, ...) {
     char msg[512];
@@ -132,6 +142,8 @@ static void send_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    const char *hdrs = error_headers;
+    error_headers = NULL;
     sl_buf_t b = SL_BUF_INIT;
     sl_buf_lit(&b, "{\"error\":{\"code\":\"");
     sl_buf_append(&b, code, strlen(code));
@@ -143,7 +155,7 @@ static void send_error(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0
         sl_buf_append(&b, extra_members, strlen(extra_members));
     }
     sl_buf_lit(&b, "}}\n");
-    respond_buf(api, req, route, t0, status, "application/json", NULL, &b);
+    respond_buf(api, req, route, t0, status, "application/json", hdrs, &b);
 }
 
 static const char *engine_code(int rc) {
@@ -151,6 +163,12 @@ static const char *engine_code(int rc) {
     case SL_ENOSPC: return "disk_full";
     case SL_ECLOSED: return "shutting_down";
     case SL_ENOMEM: return "out_of_memory";
+    case SL_ENOLEADER: return "no_leader";
+    case SL_EUNAVAIL: return "unavailable";
+    case SL_ETIMEDOUT: return "timeout";
+    case SL_ESEQUENCE: return "sequence_out_of_order";
+    case SL_ENOTFOUND: return "not_found";
+    case SL_EEXIST: return "exists";
     default: return "internal";
     }
 }
@@ -160,6 +178,7 @@ static void send_engine_error(sl_api_t *api, sl_http_req_t *req, int route, uint
     int st = error_status(rc);
     if (st == 500) sl_error("%s: %s", what, sl_strerror(rc));
     const char *code = engine_code(rc);
+    if (-rc == SL_ENOLEADER || -rc == SL_EUNAVAIL || -rc == SL_ETIMEDOUT) error_headers = "Retry-After: 1\r\n";
     if (-rc == SL_ENOSPC)
         send_error(api, req, route, t0, 507, code, NULL,
                    "%s: the disk is full; nothing of this request was stored, retry later", what);
@@ -188,6 +207,8 @@ static void pending_timer_closed(uv_handle_t *h) {
 }
 
 static void pending_unwatch(pending_t *p) {
+    if (p->call && p->api->cluster) sl_cluster_call_cancel(p->api->cluster, p->call);
+    p->call = NULL;
     if (p->watch) sl_watch_cancel(p->watch);
     p->watch = NULL;
     if (p->watches) {
@@ -375,6 +396,69 @@ static void json_assignment(sl_buf_t *b, const sl_tp_t *tps, size_t n) {
 
 #define ERR(status, code, ...) send_error(api, req, route, t0, status, code, NULL, __VA_ARGS__)
 
+/* ---- topics in a cluster: agreed through the metadata group ------------------------------------- */
+
+static void json_rf(sl_api_t *api, sl_buf_t *b, const char *topic) {
+    uint32_t rf = 1;
+    if (api->cluster) sl_cluster_topic_get(api->cluster, topic, NULL, &rf);
+    sl_buf_printf(b, ",\"replication_factor\":%u", rf);
+}
+
+static void cluster_topic_created(void *ud, int status, const char *msg) {
+    pending_t *p = ud;
+    sl_api_t *api = p->api;
+    sl_http_req_t *req = p->req;
+    int route = p->route;
+    uint64_t t0 = p->t0;
+    char name[SL_TOPIC_NAME_MAX + 1];
+    snprintf(name, sizeof(name), "%s", p->topic);
+    pending_free(p);
+    if (status == -SL_EEXIST) return ERR(409, "topic_exists", "topic \"%s\" already exists", name);
+    if (status) {
+        if (msg) sl_warn("create topic %s: %s", name, msg);
+        return send_engine_error(api, req, route, t0, status, "create topic");
+    }
+    sl_topic_config_t c;
+    if (sl_topic_get(api->e, name, &c) && sl_cluster_topic_get(api->cluster, name, &c, NULL))
+        return ERR(404, "topic_not_found", "topic \"%s\" was deleted meanwhile", name);
+    sl_buf_t b = SL_BUF_INIT;
+    json_topic(&b, &c);
+    json_rf(api, &b, name);
+    sl_buf_lit(&b, "}\n");
+    respond_buf(api, req, route, t0, 201, "application/json", NULL, &b);
+}
+
+static void cluster_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0,
+                                 sl_topic_config_t *cfg, uint32_t rf) {
+    pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    snprintf(p->topic, sizeof(p->topic), "%s", cfg->name);
+    int rc = sl_cluster_topic_create(api->cluster, cfg, rf, cluster_topic_created, p);
+    if (!rc) return;
+    pending_free(p);
+    req->data = NULL;
+    if (rc == -SL_EEXIST) return ERR(409, "topic_exists", "topic \"%s\" already exists", cfg->name);
+    if (rc == -SL_ERANGE)
+        return ERR(400, "invalid_topic", "\"replication_factor\" %u is more than the cluster's nodes", rf);
+    send_engine_error(api, req, route, t0, rc, "create topic");
+}
+
+static void cluster_topic_deleted(void *ud, int status, const char *msg) {
+    pending_t *p = ud;
+    sl_api_t *api = p->api;
+    sl_http_req_t *req = p->req;
+    int route = p->route;
+    uint64_t t0 = p->t0;
+    char name[SL_TOPIC_NAME_MAX + 1];
+    snprintf(name, sizeof(name), "%s", p->topic);
+    pending_free(p);
+    (void)msg;
+    if (status == -SL_ENOTFOUND) return ERR(404, "topic_not_found", "no topic \"%s\"", name);
+    if (status) return send_engine_error(api, req, route, t0, status, "delete topic");
+    observe(api, route, t0, 204);
+    sl_http_respond(req, 204, NULL, NULL, "", 0);
+}
+
 static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
     sl_json_error_t je;
     sl_jdoc_t *d = NULL;
@@ -384,7 +468,7 @@ static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_
     sl_topic_config_t cfg;
     sl_topic_config_init(&cfg, NULL);
     const char *why = NULL;
-    int64_t v;
+    int64_t v, rf = 0;
     if (sl_jval_type(root) != SL_J_OBJECT) {
         why = "the body must be a JSON object";
         goto bad;
@@ -435,11 +519,20 @@ static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_
                 goto bad;
             }
             cfg.segment_ms = (uint64_t)v;
+        } else if (!strcmp(k, "replication_factor")) {
+            if (sl_jval_int(x, &rf) || rf < 1 || rf > 5) {
+                why = "\"replication_factor\" must be an integer from 1 to 5";
+                goto bad;
+            }
+            if (!api->cluster && rf != 1) {
+                why = "\"replication_factor\" must be 1 on a single node (start a cluster for more)";
+                goto bad;
+            }
         } else {
             sl_jdoc_free(d);
             return send_error(api, req, route, t0, 400, "invalid_topic", NULL,
                               "unknown field \"%s\" (known: name, partitions, key, timestamp, "
-                              "retention_ms, retention_bytes, segment_bytes, segment_ms)", k);
+                              "retention_ms, retention_bytes, segment_bytes, segment_ms, replication_factor)", k);
         }
     }
     sl_jdoc_free(d);
@@ -449,11 +542,13 @@ static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_
         goto bad;
     }
     if (sl_topic_config_check(&cfg, &why)) goto bad;
+    if (api->cluster) return cluster_topic_create(api, req, route, t0, &cfg, (uint32_t)rf);
     int rc = sl_topic_create(api->e, &cfg);
     if (rc == -SL_EEXIST) return ERR(409, "topic_exists", "topic \"%s\" already exists", cfg.name);
     if (rc) return send_engine_error(api, req, route, t0, rc, "create topic");
     sl_buf_t b = SL_BUF_INIT;
     json_topic(&b, &cfg);
+    json_rf(api, &b, cfg.name);
     sl_buf_lit(&b, "}\n");
     return respond_buf(api, req, route, t0, 201, "application/json", NULL, &b);
 bad:
@@ -473,6 +568,7 @@ static void h_topic_list(sl_api_t *api, sl_http_req_t *req, int route, uint64_t 
         if (sl_topic_get(api->e, names[i], &c)) continue;
         if (i) sl_buf_putc(&b, ',');
         json_topic(&b, &c);
+        json_rf(api, &b, names[i]);
         sl_buf_putc(&b, '}');
     }
     sl_buf_lit(&b, "]}\n");
@@ -485,6 +581,7 @@ static void h_topic_describe(sl_api_t *api, sl_http_req_t *req, int route, uint6
     if (sl_topic_get(api->e, t, &c)) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
     sl_buf_t b = SL_BUF_INIT;
     json_topic(&b, &c);
+    json_rf(api, &b, t);
     sl_buf_lit(&b, ",\"partition_stats\":[");
     for (uint32_t i = 0; i < c.partitions; i++) {
         sl_partition_stats_t st;
@@ -500,6 +597,17 @@ static void h_topic_describe(sl_api_t *api, sl_http_req_t *req, int route, uint6
 }
 
 static void h_topic_delete(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *t) {
+    if (api->cluster) {
+        pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
+        if (!p) return ERR(500, "out_of_memory", "out of memory");
+        snprintf(p->topic, sizeof(p->topic), "%s", t);
+        int rc = sl_cluster_topic_delete(api->cluster, t, cluster_topic_deleted, p);
+        if (!rc) return;
+        pending_free(p);
+        req->data = NULL;
+        if (rc == -SL_ENOTFOUND) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
+        return send_engine_error(api, req, route, t0, rc, "delete topic");
+    }
     int rc = sl_topic_delete(api->e, t);
     if (rc == -SL_ENOTFOUND) return ERR(404, "topic_not_found", "no topic \"%s\"", t);
     if (rc) return send_engine_error(api, req, route, t0, rc, "delete topic");
@@ -584,12 +692,39 @@ static void produce_parsed(produce_job_t *j) {
         };
         if (ev->has_key && !recs[i].key) recs[i].key = ""; /* empty key: arena never grew */
     }
+    uint64_t pid = 0;
+    int64_t seq = 0;
+    if (api->cluster) {
+        const char *hp = sl_http_header(req, "Sluice-Producer-Id"), *hs = sl_http_header(req, "Sluice-Sequence");
+        char *end;
+        if (hp) {
+            errno = 0;
+            unsigned long long v = strtoull(hp, &end, 10);
+            if (errno || *end || !*hp || v == 0 || v > INT64_MAX || *hp == '-') {
+                free(recs);
+                return ERR(400, "bad_request", "Sluice-Producer-Id must be an integer from 1 to 9223372036854775807");
+            }
+            pid = v;
+            if (!hs) {
+                free(recs);
+                return ERR(400, "bad_request", "Sluice-Producer-Id needs Sluice-Sequence");
+            }
+            errno = 0;
+            v = strtoull(hs, &end, 10);
+            if (errno || *end || !*hs || v > INT64_MAX || *hs == '-') {
+                free(recs);
+                return ERR(400, "bad_request", "Sluice-Sequence must be an integer from 0 to 9223372036854775807");
+            }
+            seq = (int64_t)v;
+        }
+    }
     pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
     if (!p) {
         free(recs);
         return ERR(500, "out_of_memory", "out of memory");
     }
-    int rc = sl_produce(api->e, t, recs, evs->n, produce_done, p);
+    int rc = api->cluster ? sl_cluster_produce(api->cluster, t, recs, evs->n, pid, seq, produce_done, p)
+                          : sl_produce(api->e, t, recs, evs->n, produce_done, p);
     free(recs);
     if (rc) {
         pending_free(p);
@@ -670,10 +805,11 @@ static void h_produce(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0,
 
 /* ---- fetch ------------------------------------------------------------------------------------ */
 
-static void fetch_send(pending_t *p, sl_http_req_t *req) {
+static void fetch_answer(pending_t *p, sl_http_req_t *req, int rc, sl_fetch_result_t *res_in) {
     sl_api_t *api = p->api;
     sl_fetch_result_t res;
-    int rc = sl_fetch(api->e, p->topic, p->partition, p->offset, p->limit, p->max_bytes, &res);
+    if (res_in) res = *res_in;
+    else memset(&res, 0, sizeof(res));
     if (rc == -SL_ERANGE) {
         char extra[96];
         snprintf(extra, sizeof(extra), "\"earliest\":%" PRId64 ",\"latest\":%" PRId64,
@@ -689,6 +825,7 @@ static void fetch_send(pending_t *p, sl_http_req_t *req) {
     if (rc) return send_engine_error(api, req, p->route, p->t0, rc, "fetch");
     sl_buf_t b = SL_BUF_INIT;
     size_t want = 0;
+    if (p->offset < 0) p->offset = res.next_offset; /* earliest/latest resolved remotely */
     for (size_t i = 0; i < res.count; i++)
         want += res.recs[i].value_len + res.recs[i].key_len * 2 + strlen(p->topic) + 100;
     sl_buf_reserve(&b, want);
@@ -697,6 +834,26 @@ static void fetch_send(pending_t *p, sl_http_req_t *req) {
     snprintf(extra, sizeof(extra), "Sluice-Next-Offset: %" PRId64 "\r\n", res.next_offset);
     sl_fetch_result_free(&res);
     respond_buf(api, req, p->route, p->t0, 200, "application/x-ndjson", extra, &b);
+}
+
+static void fetch_send(pending_t *p, sl_http_req_t *req) {
+    sl_fetch_result_t res;
+    int rc = sl_fetch(p->api->e, p->topic, p->partition, p->offset, p->limit, p->max_bytes, &res);
+    fetch_answer(p, req, rc, &res);
+}
+
+/* A read served by another node (the partition's leader) came back. */
+static void remote_fetched(void *ud, int status, sl_fetch_result_t *res) {
+    pending_t *p = ud;
+    sl_http_req_t *req = p->req;
+    p->call = NULL;
+    if (req) {
+        req->on_abort = NULL;
+        fetch_answer(p, req, status, res);
+    } else if (res) {
+        sl_fetch_result_free(res);
+    }
+    pending_free(p);
 }
 
 static int group_answer(pending_t *p, sl_http_req_t *req, int wait);
@@ -770,12 +927,31 @@ static void h_fetch(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, c
     }
     uint64_t limit, max_bytes, timeout;
     if (poll_params(api, req, route, t0, &limit, &max_bytes, &timeout)) return;
+    int64_t node = 0;
+    if (api->cluster) {
+        char rv[16];
+        int any = sl_http_query_param(req->query, "replica", rv, sizeof(rv)) > 0 && !strcmp(rv, "any");
+        node = sl_cluster_read_route(api->cluster, t, part, any);
+        if (node < 0) return send_engine_error(api, req, route, t0, (int)node, "fetch");
+    }
     pending_t *p = pending_new(api, req, route, t0, P_FETCH, 1);
     if (!p) return ERR(500, "out_of_memory", "out of memory");
     snprintf(p->topic, sizeof(p->topic), "%s", t);
     p->partition = part;
     p->limit = limit;
     p->max_bytes = max_bytes;
+    if (node > 0) {
+        p->offset = offset;
+        int rc = sl_cluster_fetch_remote(api->cluster, (uint64_t)node, t, part, offset, limit, max_bytes,
+                                         timeout, remote_fetched, p, &p->call);
+        if (rc) {
+            req->on_abort = NULL;
+            pending_free(p);
+            req->data = NULL;
+            return send_engine_error(api, req, route, t0, rc, "fetch");
+        }
+        return;
+    }
     /* Resolve "latest" now, so a long poll waits for the next event rather than re-reading
      * the end each time. */
     sl_partition_stats_t st;
@@ -1293,6 +1469,7 @@ static void h_metrics(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0)
         if (sl_sql_metrics(api->sql, &qm, &qn) == 0) sl_buf_append(&b, qm, qn);
         free(qm);
     }
+    if (api->cluster) sl_cluster_metrics(api->cluster, &b);
     respond_buf(api, req, route, t0, 200, "text/plain; version=0.0.4", NULL, &b);
 }
 
@@ -1450,6 +1627,14 @@ void sl_api_handle(sl_http_req_t *req, void *ud) {
         return h_metrics(api, req, route, t0);
     }
     if (ns < 2 || strcmp(s[0], "v1")) return ERR(404, "not_found", "no route %s (see docs/API.md)", req->path);
+    if (ns == 2 && !strcmp(s[1], "cluster")) {
+        if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
+        if (!api->cluster)
+            return ERR(404, "not_clustered", "this server runs as a single node (start it with --cluster)");
+        sl_buf_t b = SL_BUF_INIT;
+        sl_cluster_status_json(api->cluster, &b);
+        return respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+    }
     if (ns == 2 && !strcmp(s[1], "sql")) {
         if (m != SL_HTTP_POST) return method_not_allowed(api, req, route, t0, "POST");
         return h_sql(api, req, route, t0);
@@ -1535,6 +1720,7 @@ int sl_api_create(uv_loop_t *loop, sl_engine_t *e, const sl_api_limits_t *limits
 
 void sl_api_set_http(sl_api_t *api, sl_http_server_t *srv) { api->http = srv; }
 void sl_api_set_sql(sl_api_t *api, sl_sql_t *sql) { api->sql = sql; }
+void sl_api_set_cluster(sl_api_t *api, sl_cluster_t *c) { api->cluster = c; }
 
 void sl_api_shutdown(sl_api_t *api) {
     api->stopping = 1;

@@ -23,6 +23,8 @@ typedef struct sl_api sl_api_t;
 int sl_api_create(uv_loop_t *loop, sl_engine_t *e, const sl_api_limits_t *limits, sl_api_t **out);
 void sl_api_set_http(sl_api_t *api, sl_http_server_t *srv); /* for /metrics */
 void sl_api_set_sql(sl_api_t *api, sl_sql_t *sql);          /* for /v1/sql and /v1/views */
+struct sl_cluster;
+void sl_api_set_cluster(sl_api_t *api, struct sl_cluster *c); /* cluster mode (NULL: one node) */
 /* The sl_http_handler_cb to give the HTTP server, with the api as ud. */
 void sl_api_handle(sl_http_req_t *req, void *ud);
 /* Ends open streams and long polls (answering what can be answered) before shutdown. */

@@ -2,6 +2,7 @@
  * SIGTERM stops accepting, answers what it holds, syncs and closes the engine, and exits. */
 #include "net/server.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -17,6 +18,7 @@ typedef struct server {
     uv_loop_t loop;
     sl_engine_t *engine;
     sl_sql_t *sql;
+    sl_cluster_t *cluster;
     sl_api_t *api;
     sl_http_server_t *http;
     uv_signal_t sigint, sigterm;
@@ -26,6 +28,7 @@ typedef struct server {
 void sl_server_config_defaults(sl_server_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     sl_engine_config_defaults(&cfg->engine);
+    sl_cluster_config_defaults(&cfg->cluster);
     sl_sql_config_defaults(&cfg->sql);
     cfg->http.host = "127.0.0.1";
     cfg->http.port = 8080;
@@ -48,10 +51,17 @@ static void engine_closed(void *arg) {
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
+static void cluster_closed(void *arg) {
+    server_t *s = arg;
+    s->cluster = NULL;
+    sl_engine_close(s->engine, engine_closed, s);
+}
+
 static void sql_closed(void *arg) {
     server_t *s = arg;
     s->sql = NULL;
-    sl_engine_close(s->engine, engine_closed, s);
+    if (s->cluster) sl_cluster_close(s->cluster, cluster_closed, s);
+    else sl_engine_close(s->engine, engine_closed, s);
 }
 
 /* Order: stop HTTP, then the queries (final checkpoints, sink appends finished), then the engine. */
@@ -59,8 +69,9 @@ static void http_stopped(void *arg) {
     server_t *s = arg;
     s->http = NULL;
     sl_api_set_sql(s->api, NULL);
+    sl_api_set_cluster(s->api, NULL);
     if (s->sql) sl_sql_close(s->sql, sql_closed, s);
-    else sl_engine_close(s->engine, engine_closed, s);
+    else sql_closed(s);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -103,11 +114,30 @@ int sl_server_run(const sl_server_config_t *cfg) {
                 sl_strerror(rc));
         return 1;
     }
+    if (cfg->cluster.members) {
+        char http[300];
+        sl_cluster_config_t cc = cfg->cluster;
+        snprintf(http, sizeof(http), "%s:%d", cfg->http.host, cfg->http.port);
+        cc.http_address = http;
+        cc.data_dir = cfg->engine.data_dir;
+        rc = sl_cluster_open(&s.loop, s.engine, &cc, &s.cluster);
+        if (rc) {
+            fprintf(stderr, "sluice: cannot start the cluster node: %s\n", sl_strerror(rc));
+            if (s.cluster) sl_cluster_close(s.cluster, NULL, NULL);
+            uv_run(&s.loop, UV_RUN_DEFAULT);
+            sl_engine_close(s.engine, NULL, NULL);
+            uv_run(&s.loop, UV_RUN_DEFAULT);
+            uv_loop_close(&s.loop);
+            return 1;
+        }
+    }
     sl_sql_config_t sc = cfg->sql;
     sc.data_dir = cfg->engine.data_dir;
     rc = sl_sql_open(s.engine, &s.loop, &sc, &s.sql);
     if (rc) {
         fprintf(stderr, "sluice: cannot start continuous SQL in %s/sql: %s\n", cfg->engine.data_dir, sl_strerror(rc));
+        if (s.cluster) sl_cluster_close(s.cluster, NULL, NULL);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
         sl_engine_close(s.engine, NULL, NULL);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         uv_loop_close(&s.loop);
@@ -115,11 +145,14 @@ int sl_server_run(const sl_server_config_t *cfg) {
     }
     sl_api_create(&s.loop, s.engine, &cfg->limits, &s.api);
     sl_api_set_sql(s.api, s.sql);
+    sl_api_set_cluster(s.api, s.cluster);
     rc = sl_http_server_start(&s.loop, &cfg->http, sl_api_handle, s.api, &s.http);
     if (rc) {
         fprintf(stderr, "sluice: cannot listen on %s:%d: %s\n", cfg->http.host, cfg->http.port,
                 uv_strerror(rc));
         sl_sql_close(s.sql, NULL, NULL);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        if (s.cluster) sl_cluster_close(s.cluster, NULL, NULL);
         uv_run(&s.loop, UV_RUN_DEFAULT);
         sl_engine_close(s.engine, NULL, NULL);
         uv_run(&s.loop, UV_RUN_DEFAULT);
@@ -139,6 +172,8 @@ int sl_server_run(const sl_server_config_t *cfg) {
            cfg->http.host, sl_http_server_port(s.http), dir,
            cfg->engine.fsync == SL_FSYNC_ALWAYS ? "always"
            : cfg->engine.fsync == SL_FSYNC_NEVER ? "never" : "interval");
+    if (s.cluster)
+        printf("node %" PRIu64 ", internal %s\n", sl_cluster_node_id(s.cluster), sl_cluster_address(s.cluster));
     fflush(stdout);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     sl_api_free(s.api);

@@ -233,6 +233,57 @@ int sl_log_rollback(sl_log_t *log, const sl_log_mark_t *mark) {
     return 0;
 }
 
+int sl_log_truncate(sl_log_t *log, int64_t offset) {
+    if (offset >= log->next_offset) return 0;
+    if (log->sync_busy) return -SL_EIO;
+    while (log->nsegs > 1 && log->segs[log->nsegs - 1]->base_offset >= offset) {
+        sl_segment_t *s = log->segs[log->nsegs - 1];
+        if (s->sync_ref) return -SL_EIO;
+        sl_segment_close(s, 1);
+        log->nsegs--;
+        log->dir_dirty = 1;
+    }
+    sl_segment_t *s = log->segs[log->nsegs - 1];
+    if (offset < s->base_offset) return -SL_EINVAL; /* before the oldest segment kept */
+    uint64_t pos = offset == s->base_offset ? 0 : sl_segment_lookup(s, offset);
+    /* Queued batches are written first, so the file positions below are real. */
+    while (pos < s->size && offset > s->base_offset) {
+        char hdr[SL_BATCH_HEADER_SIZE];
+        ssize_t n = pread(s->fd, hdr, sizeof(hdr), (off_t)pos);
+        sl_batch_header_t h;
+        if (n != (ssize_t)sizeof(hdr) || sl_batch_parse_header(hdr, sizeof(hdr), &h)) return -SL_EIO;
+        if (h.base_offset == offset) break;
+        if (h.base_offset > offset) return -SL_EINVAL;
+        pos += sl_batch_size(&h);
+        if (h.base_offset + h.last_offset_delta + 1 > offset && pos < s->size) return -SL_EINVAL;
+    }
+    int rc = sl_segment_truncate(s, pos, offset, s->max_ts);
+    if (rc) {
+        log->failed = 1;
+        return rc;
+    }
+    log->next_offset = offset;
+    if (log->durable_offset > offset) log->durable_offset = offset;
+    return 0;
+}
+
+int sl_log_reset(sl_log_t *log, int64_t offset) {
+    if (log->sync_busy) return -SL_EIO;
+    for (size_t i = 0; i < log->nsegs; i++) sl_segment_close(log->segs[i], 1);
+    log->nsegs = 0;
+    log->dir_dirty = 1;
+    sl_segment_t *fresh;
+    int rc = sl_segment_create(log->dir, offset, &fresh);
+    if (rc) {
+        log->failed = 1;
+        return rc;
+    }
+    log->segs[0] = fresh;
+    log->nsegs = 1;
+    log->next_offset = log->durable_offset = offset;
+    return 0;
+}
+
 #define ZERO_AHEAD (256u << 10)         /* zeros written ahead of the tail, when syncs are small */
 #define ZERO_AHEAD_MAX_JOB (64u << 10)  /* ... that is, when syncs average less than this */
 

@@ -90,6 +90,15 @@ int sl_log_read(sl_log_t *log, int64_t offset, size_t max_bytes, sl_buf_t *out);
 int64_t sl_log_start_offset(const sl_log_t *log);
 uint64_t sl_log_bytes(const sl_log_t *log);
 
+/* Cuts the log back so that `offset` (a batch boundary, or the current end) is the next offset:
+ * later segments are deleted and the one holding offset is cut there. Used when a replica
+ * restores a Raft snapshot older than what it applied. -SL_EINVAL if offset is not the start
+ * of a batch; -SL_EIO while a sync job runs. */
+int sl_log_truncate(sl_log_t *log, int64_t offset);
+
+/* Deletes every segment and starts empty at offset. */
+int sl_log_reset(sl_log_t *log, int64_t offset);
+
 /* Starts a new segment now (if the active one holds anything). */
 int sl_log_roll(sl_log_t *log);
 /* Deletes whole segments that end at or before offset (never the active one, never one an
