@@ -1,6 +1,6 @@
 /* main() of the `sluice` binary: global options (--server, --help, --version) and dispatch to
  * a subcommand — `serve` (serve.c) or one of the HTTP clients (topic.c, produce.c, consume.c,
- * sql.c).
+ * sql.c, cluster.c).
  * Exit status for every path: 0 ok, 1 refused or unreachable server, 2 usage error. */
 #include <curl/curl.h>
 #include <signal.h>
@@ -22,10 +22,12 @@ static const char usage[] =
     "  produce TOPIC [FILE|-]         send NDJSON events (one JSON value per line)\n"
     "  consume TOPIC                  print events as NDJSON, by partition or as a group member\n"
     "  sql [-e SQL | -f FILE]         run SQL statements, or an interactive SQL shell\n"
+    "  cluster status                 a cluster's nodes, partition leaders and replication lag\n"
     "  help [COMMAND]                 show this help, or a command's\n"
     "\n"
     "Options (also accepted after the command):\n"
-    "  --server URL    the server to talk to (default: $SLUICE_URL, else " SL_CLI_DEFAULT_URL ")\n"
+    "  --server URL    the server to talk to (default: $SLUICE_URL, else " SL_CLI_DEFAULT_URL ");\n"
+    "                  produce and cluster take a list URL,URL,... of a cluster's nodes\n"
     "  -h, --help      show help and exit\n"
     "  -V, --version   show the version and exit\n"
     "\n"
@@ -39,6 +41,7 @@ static client_fn find_client(const char *name) {
     if (strcmp(name, "produce") == 0) return sl_cli_produce;
     if (strcmp(name, "consume") == 0) return sl_cli_consume;
     if (strcmp(name, "sql") == 0) return sl_cli_sql;
+    if (strcmp(name, "cluster") == 0) return sl_cli_cluster;
     return NULL;
 }
 

@@ -2,8 +2,13 @@
  * 1 MiB by default) and POSTed with a few requests in flight on a curl multi handle. Input is
  * read only when it would not block, so a slow pipe never stalls requests already sent, and a
  * partial batch goes out after a short linger. The summary (events, rate, offset ranges per
- * partition) is sorted whatever order the answers came in. A refused batch is reported with
- * the input lines it covered and is not retried: a POST is not idempotent. */
+ * partition) is sorted whatever order the answers came in.
+ *
+ * Each request slot is one idempotent producer of docs/CLUSTER.md: its own producer id, one
+ * request at a time, a sequence number one higher per batch. A batch answered 503 or 504, or
+ * not answered at all, is sent again unchanged, with the same sequence, to the next server of
+ * the --server list after a backoff, until --retry-ms runs out; a cluster then stores it once.
+ * A batch the server refuses otherwise is reported with the input lines it covered. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "cli/client.h"
@@ -23,8 +29,14 @@
 #define PRODUCE_LINGER_MS 50
 #define PRODUCE_READ_CHUNK (1u << 20)
 #define PRODUCE_PROGRESS_S 0.25
+#define PRODUCE_RETRY_MS 30000         /* --retry-ms: how long a batch is retried */
+#define PRODUCE_TIMEOUT_MS 30000       /* --timeout-ms: one attempt without an answer fails */
+#define PRODUCE_BACKOFF_FIRST_S 0.05   /* the wait before the first retry, doubling ... */
+#define PRODUCE_BACKOFF_MAX_S 1.0      /* ... up to this */
+#define PRODUCE_ID_MAX 0x7fffffffffffffffULL /* producer ids are 1..2^63-1 */
 
-enum { OPT_SERVER = 256, OPT_BATCH, OPT_BATCH_BYTES, OPT_PARTITION, OPT_IN_FLIGHT };
+enum { OPT_SERVER = 256, OPT_BATCH, OPT_BATCH_BYTES, OPT_PARTITION, OPT_IN_FLIGHT, OPT_PRODUCER_ID,
+       OPT_RETRY_MS, OPT_TIMEOUT_MS };
 
 static const char produce_usage[] =
     "Usage: sluice produce TOPIC [FILE|-] [options]\n"
@@ -32,15 +44,29 @@ static const char produce_usage[] =
     "Sends the events in FILE (stdin when FILE is '-' or absent), one JSON value per line\n"
     "(NDJSON; empty lines are skipped), to TOPIC. Prints the number of events stored and,\n"
     "per partition, the offset ranges they were given. A refused batch stops the run with\n"
-    "the server's message and the input lines of that batch (exit 1); it is not retried.\n"
+    "the server's message and the input lines of that batch (exit 1).\n"
     "\n"
-    "  --batch N         events per request (default 1000)\n"
-    "  --batch-bytes N   bytes per request (default 1048576); a longer line goes alone\n"
-    "  --in-flight N     requests in flight at once (default 4; 1 keeps the input order\n"
-    "                    across batches within each partition)\n"
-    "  --partition P     send every event to partition P\n"
-    "  --server URL      the server (default $SLUICE_URL, else " SL_CLI_DEFAULT_URL ")\n"
-    "  -h, --help        show this help\n";
+    "Every request carries a producer id and a sequence number (Sluice-Producer-Id,\n"
+    "Sluice-Sequence). A batch answered 503 or 504, or left without an answer (connection\n"
+    "refused or broken, --timeout-ms passed), is sent again with the same sequence to the\n"
+    "next server of the list, after 50 ms doubling up to 1 s, for up to --retry-ms; a cluster\n"
+    "stores it once however often it was sent. Until a connection to some server has been\n"
+    "made, each server is tried once, so a wrong URL fails at once. (A single-node server\n"
+    "ignores the headers: there, a retry after a lost answer may store the batch twice.)\n"
+    "\n"
+    "  --batch N          events per request (default 1000)\n"
+    "  --batch-bytes N    bytes per request (default 1048576); a longer line goes alone\n"
+    "  --in-flight N      requests in flight at once (default 4; 1 keeps the input order\n"
+    "                     across batches within each partition)\n"
+    "  --partition P      send every event to partition P\n"
+    "  --producer-id N    producer id, 1-2^63-1 (default: random); with --in-flight K the\n"
+    "                     K request slots are producers N..N+K-1\n"
+    "  --retry-ms N       how long to retry one batch (default 30000; 0: never retry)\n"
+    "  --timeout-ms N     an attempt unanswered after N ms is retried (default 30000)\n"
+    "  --server URL[,URL...]\n"
+    "                     the server, or a cluster's nodes (default $SLUICE_URL, else\n"
+    "                     " SL_CLI_DEFAULT_URL ")\n"
+    "  -h, --help         show this help\n";
 
 /* ---- input ------------------------------------------------------------------------------ */
 
@@ -203,7 +229,15 @@ typedef struct slot {
     size_t *line_of;               /* input line number of each event */
     size_t nevents;
     double started;                /* when the first event went in, for the linger */
-    int busy;                      /* the request is in flight */
+    int busy;                      /* holds a sent batch not yet answered for good */
+    int in_curl;                   /* an attempt is in flight on the multi handle */
+    unsigned long long producer_id;
+    long long sequence;            /* of the batch in the slot; the next batch gets one more */
+    size_t server;                 /* index in produce_t.servers of the current attempt */
+    size_t attempts;               /* of the batch in the slot */
+    double retry_at;               /* when to send it again (0: not waiting) */
+    double give_up_at;             /* when retrying stops, set at the first failure */
+    double backoff;                /* the next wait, seconds */
 } slot_t;
 
 typedef struct produce {
@@ -211,11 +245,17 @@ typedef struct produce {
     const char *path;              /* /v1/topics/T/events */
     long long partition;           /* -1: let the server choose */
     size_t batch_events, batch_bytes;
+    char **servers;                /* the --server list, without trailing slashes */
+    size_t nservers;
+    size_t server;                 /* where new batches go: moves on when one fails over */
+    long long retry_ms, timeout_ms;
     CURLM *multi;
     slot_t *slots;
-    size_t nslots, in_flight;
+    size_t nslots, in_flight;      /* in_flight: busy slots, in curl or waiting to retry */
     acks_t acks;
     int answered;                  /* a batch was acknowledged: open up to nslots in flight */
+    int reached;                   /* some server accepted a connection: from now on, connection
+                                      failures are fail-overs, retried */
     int failed;
     char first_error[64];          /* the code of the first refusal, to shorten repeats */
 } produce_t;
@@ -244,26 +284,156 @@ static int slot_add(slot_t *s, const produce_t *pr, const char *line, size_t len
     return 0;
 }
 
-static void slot_send(slot_t *s, produce_t *pr) {
-    assert(s->nevents > 0 && !s->busy);
-    if (pr->partition >= 0) cli_buf_append(&s->body, "]}", 2);
+/* Points the slot's handle at server i of the list (no attempt is in flight). */
+static void slot_use_server(slot_t *s, const produce_t *pr, size_t i) {
+    size_t n = strlen(pr->servers[i]) + 1;
+    assert(!s->in_curl);
+    s->server = i;
+    free(s->http.base);
+    s->http.base = memcpy(sl_cli_xrealloc(NULL, n), pr->servers[i], n);
+}
+
+static void add_header(sl_http_t *h, const char *fmt, unsigned long long v) {
+    char line[64];
+    snprintf(line, sizeof line, fmt, v);
+    struct curl_slist *l = curl_slist_append(h->headers, line);
+    if (!l) sl_cli_oom();
+    h->headers = l;
+}
+
+/* One attempt at the slot's batch: the same body, producer id and sequence every time. */
+static void slot_post(slot_t *s, produce_t *pr) {
+    assert(s->busy && !s->in_curl);
     sl_http_prepare(&s->http, "POST", pr->path,
                     pr->partition >= 0 ? "application/vnd.kafka.json.v2+json" : "application/x-ndjson",
                     s->body.data, s->body.len);
+    add_header(&s->http, "Sluice-Producer-Id: %llu", s->producer_id);
+    add_header(&s->http, "Sluice-Sequence: %llu", (unsigned long long)s->sequence);
+    curl_easy_setopt(s->http.easy, CURLOPT_HTTPHEADER, s->http.headers);
+    curl_easy_setopt(s->http.easy, CURLOPT_TIMEOUT_MS, (long)pr->timeout_ms);
     curl_easy_setopt(s->http.easy, CURLOPT_PRIVATE, s);
     curl_multi_add_handle(pr->multi, s->http.easy);
-    s->busy = 1;
-    pr->in_flight++;
+    s->in_curl = 1;
+    s->retry_at = 0;
+    s->attempts++;
 }
 
-/* A request finished: record its offsets, or report the refusal with its input lines. */
+/* Sends a filled slot's batch as the slot's next sequence number. */
+static void slot_send(slot_t *s, produce_t *pr) {
+    assert(s->nevents > 0 && !s->busy);
+    if (pr->partition >= 0) cli_buf_append(&s->body, "]}", 2);
+    s->sequence++;
+    s->attempts = 0;
+    s->give_up_at = 0;
+    s->backoff = PRODUCE_BACKOFF_FIRST_S;
+    if (s->server != pr->server) slot_use_server(s, pr, pr->server);
+    s->busy = 1;
+    pr->in_flight++;
+    slot_post(s, pr);
+}
+
+/* The slot's batch is answered for good (acknowledged, refused, or given up on). */
+static void slot_release(slot_t *s, produce_t *pr) {
+    assert(s->busy && !s->in_curl);
+    s->busy = 0;
+    s->retry_at = 0;
+    pr->in_flight--;
+}
+
+/* No connection to the server could be made (nothing was sent). */
+static int connect_failed(CURLcode rc) {
+    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+}
+
+/* Failures worth another attempt: nothing answered, or the answer was lost on the way. */
+static int transport_retryable(CURLcode rc) {
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE: return 1;
+    default: return 0;
+    }
+}
+
+/* After a retryable failure of the slot's attempt (result, or HTTP status when result is
+ * CURLE_OK): schedules the next attempt on the next server, or gives up. 0 when it will be
+ * retried, -1 when the batch has failed (reported). */
+static int slot_retry(slot_t *s, produce_t *pr, CURLcode result) {
+    size_t first = s->line_of[0], last = s->line_of[s->nevents - 1];
+    double now = sl_cli_now();
+    char what[400];
+    yajl_val doc = NULL;
+
+    if (result == CURLE_OK) {
+        const char *code = sl_http_error_code(&s->http, &doc);
+        snprintf(what, sizeof what, "HTTP %ld%s%s", s->http.status, *code ? " " : "", code);
+    } else {
+        snprintf(what, sizeof what, "%s", s->http.errbuf[0] ? s->http.errbuf : curl_easy_strerror(result));
+    }
+    if (doc) yajl_tree_free(doc);
+    if (s->give_up_at == 0) s->give_up_at = now + (double)pr->retry_ms / 1000;
+
+    if (connect_failed(result) && !pr->reached && s->attempts >= pr->nservers) {
+        /* No server was ever reached: a wrong URL or no server running, not a fail-over. */
+        if (pr->nservers == 1) {
+            sl_http_finish(&s->http, result, pr->cmd);
+        } else {
+            fprintf(stderr, "%s: cannot reach any of the %zu servers (last: %s: %s)\n"
+                            "(is `sluice serve` running there? Set --server URL,URL... or SLUICE_URL.)\n",
+                    pr->cmd, pr->nservers, s->http.base, what);
+        }
+        return -1;
+    }
+    if (now + s->backoff > s->give_up_at) {
+        if (result == CURLE_OK) {
+            char context[200];
+            snprintf(context, sizeof context,
+                     "batch of input lines %zu-%zu: still failing after %zu attempts in %lld ms",
+                     first, last, s->attempts, pr->retry_ms);
+            sl_http_print_error(&s->http, pr->cmd, context);
+        } else {
+            fprintf(stderr, "%s: batch of input lines %zu-%zu: still failing after %zu attempts in "
+                            "%lld ms (last: %s: %s)\n", pr->cmd, first, last, s->attempts,
+                    pr->retry_ms, s->http.base, what);
+        }
+        if (result != CURLE_OK || s->http.status == 504)
+            fprintf(stderr, "%s: input lines %zu-%zu may or may not be stored\n", pr->cmd, first, last);
+        return -1;
+    }
+    size_t next = (s->server + 1) % pr->nservers;
+    if (s->attempts == 1)
+        fprintf(stderr, "%s: batch of input lines %zu-%zu: %s from %s; retrying with the same "
+                        "sequence on %s\n", pr->cmd, first, last, what, s->http.base, pr->servers[next]);
+    if (pr->server == s->server) pr->server = next;
+    slot_use_server(s, pr, next);
+    s->retry_at = now + s->backoff;
+    s->backoff = s->backoff * 2 < PRODUCE_BACKOFF_MAX_S ? s->backoff * 2 : PRODUCE_BACKOFF_MAX_S;
+    return 0;
+}
+
+/* An attempt finished: record its offsets, schedule a retry, or report the refusal with its
+ * input lines. */
 static void slot_done(slot_t *s, produce_t *pr, CURLcode result) {
     size_t first = s->line_of[0], last = s->line_of[s->nevents - 1];
     yajl_val doc = NULL;
 
     curl_multi_remove_handle(pr->multi, s->http.easy);
-    s->busy = 0;
-    pr->in_flight--;
+    s->in_curl = 0;
+    if (result == CURLE_OK) curl_easy_getinfo(s->http.easy, CURLINFO_RESPONSE_CODE, &s->http.status);
+    if (!connect_failed(result)) pr->reached = 1;
+    int unavailable = result == CURLE_OK && (s->http.status == 503 || s->http.status == 504);
+    if (pr->retry_ms > 0 && (unavailable || transport_retryable(result))) {
+        if (slot_retry(s, pr, result) != 0) {
+            pr->failed = 1;
+            slot_release(s, pr);
+        }
+        return;
+    }
+    slot_release(s, pr);
     if (sl_http_finish(&s->http, result, pr->cmd) != 0) {
         fprintf(stderr, "%s: input lines %zu-%zu were sent but not acknowledged: they may or may not "
                         "be stored\n", pr->cmd, first, last);
@@ -330,6 +500,19 @@ static void show_progress(const produce_t *pr, double t0, int done) {
             secs > 0 ? (double)pr->acks.total / secs : 0.0);
 }
 
+/* Sends again the batches whose backoff has passed (due = 1), or only says when the next one
+ * is due (due = 0). Returns that time, 0 when no batch waits. */
+static double retry_waiting(produce_t *pr, int due) {
+    double now = sl_cli_now(), next = 0;
+    for (size_t i = 0; i < pr->nslots; i++) {
+        slot_t *s = &pr->slots[i];
+        if (!s->busy || s->in_curl || s->retry_at == 0) continue;
+        if (due && s->retry_at <= now) slot_post(s, pr);
+        else if (next == 0 || s->retry_at < next) next = s->retry_at;
+    }
+    return next;
+}
+
 /* The main loop: fill the free slot from the input while that does not block, send full (or
  * lingering, or last) batches, and drive curl, waiting on its sockets and the input at once. */
 static int produce_run(produce_t *pr, reader_t *in) {
@@ -388,6 +571,7 @@ static int produce_run(produce_t *pr, reader_t *in) {
         int running;
         CURLMsg *msg;
         int left;
+        retry_waiting(pr, 1);
         curl_multi_perform(pr->multi, &running);
         while ((msg = curl_multi_info_read(pr->multi, &left))) {
             if (msg->msg != CURLMSG_DONE) continue;
@@ -404,8 +588,13 @@ static int produce_run(produce_t *pr, reader_t *in) {
         if (pr->in_flight == 0) continue;
         struct curl_waitfd extra = {.fd = in->fd, .events = CURL_WAIT_POLLIN};
         int want_input = filling && !input_done && !pr->failed;
-        curl_multi_poll(pr->multi, want_input ? &extra : NULL, want_input ? 1 : 0,
-                        filling && filling->nevents ? PRODUCE_LINGER_MS : 250, NULL);
+        int wait_ms = filling && filling->nevents ? PRODUCE_LINGER_MS : 250;
+        double next_retry = retry_waiting(pr, 0);
+        if (next_retry > 0) {
+            double until = (next_retry - sl_cli_now()) * 1000 + 1;
+            if (until < wait_ms) wait_ms = until > 0 ? (int)until : 0;
+        }
+        curl_multi_poll(pr->multi, want_input ? &extra : NULL, want_input ? 1 : 0, wait_ms, NULL);
     }
     if (progress) show_progress(pr, t0, 1);
 
@@ -424,19 +613,51 @@ static int produce_run(produce_t *pr, reader_t *in) {
     return SL_CLI_OK;
 }
 
+/* Splits "URL[,URL...]" into pr->servers, trailing slashes dropped. 0, or -1 when an entry is
+ * empty. */
+static int parse_servers(produce_t *pr, const char *list) {
+    for (const char *p = list;; p++) {
+        size_t n = strcspn(p, ",");
+        size_t len = n;
+        while (len > 0 && p[len - 1] == '/') len--;
+        if (len == 0) return -1;
+        pr->servers = sl_cli_xrealloc(pr->servers, (pr->nservers + 1) * sizeof *pr->servers);
+        char *url = sl_cli_xrealloc(NULL, len + 1);
+        memcpy(url, p, len);
+        url[len] = '\0';
+        pr->servers[pr->nservers++] = url;
+        if (!p[n]) return 0;
+        p += n;
+    }
+}
+
+/* A random producer id in 1..2^63-1, from getrandom(), else from the clock and the pid. */
+static unsigned long long random_producer_id(void) {
+    unsigned long long v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+        v = (unsigned long long)(sl_cli_now() * 1e9) * 6364136223846793005ULL ^ (unsigned long long)getpid();
+    v &= PRODUCE_ID_MAX;
+    return v ? v : 1;
+}
+
 int sl_cli_produce(sl_cli_ctx_t *ctx, int argc, char **argv) {
     static const struct option opts[] = {
         {"batch", required_argument, NULL, OPT_BATCH},
         {"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
         {"partition", required_argument, NULL, OPT_PARTITION},
         {"in-flight", required_argument, NULL, OPT_IN_FLIGHT},
+        {"producer-id", required_argument, NULL, OPT_PRODUCER_ID},
+        {"retry-ms", required_argument, NULL, OPT_RETRY_MS},
+        {"timeout-ms", required_argument, NULL, OPT_TIMEOUT_MS},
         {"server", required_argument, NULL, OPT_SERVER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static char name[] = "sluice produce";
     const char *cmd = name;
     produce_t pr = {.cmd = cmd, .partition = -1, .batch_events = PRODUCE_BATCH_EVENTS,
-                    .batch_bytes = PRODUCE_BATCH_BYTES, .nslots = PRODUCE_IN_FLIGHT};
+                    .batch_bytes = PRODUCE_BATCH_BYTES, .nslots = PRODUCE_IN_FLIGHT,
+                    .retry_ms = PRODUCE_RETRY_MS, .timeout_ms = PRODUCE_TIMEOUT_MS};
+    unsigned long long producer_id = 0;
     reader_t in = {.fd = -1};
     cli_buf_t path = {0};
     char *topic = NULL;
@@ -471,12 +692,32 @@ int sl_cli_produce(sl_cli_ctx_t *ctx, int argc, char **argv) {
                                           PRODUCE_IN_FLIGHT_MAX, optarg);
             pr.nslots = (size_t)v;
             break;
+        case OPT_PRODUCER_ID:
+            if (sl_cli_parse_ll(optarg, 1, &v) != 0)
+                return sl_cli_usage_error(cmd, "--producer-id needs a number, 1-%llu, not '%s'",
+                                          PRODUCE_ID_MAX, optarg);
+            producer_id = (unsigned long long)v;
+            break;
+        case OPT_RETRY_MS:
+        case OPT_TIMEOUT_MS:
+            if (sl_cli_parse_ll(optarg, c == OPT_RETRY_MS ? 0 : 1, &v) != 0 || v > 86400000)
+                return sl_cli_usage_error(cmd, "--%s needs a number of milliseconds, %d-86400000, "
+                                          "not '%s'", c == OPT_RETRY_MS ? "retry-ms" : "timeout-ms",
+                                          c == OPT_RETRY_MS ? 0 : 1, optarg);
+            if (c == OPT_RETRY_MS) pr.retry_ms = v;
+            else pr.timeout_ms = v;
+            break;
         default: return sl_cli_try_help(cmd);
         }
     }
     if (argc - optind < 1) return sl_cli_usage_error(cmd, "missing TOPIC");
     if (argc - optind > 2) return sl_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
     const char *file = argc - optind == 2 ? argv[optind + 1] : "-";
+    if (parse_servers(&pr, ctx->server) != 0) {
+        rc = sl_cli_usage_error(cmd, "--server needs URL[,URL...], not '%s'", ctx->server);
+        goto out;
+    }
+    if (producer_id == 0) producer_id = random_producer_id();
 
     if (strcmp(file, "-") == 0) {
         in.fd = STDIN_FILENO;
@@ -494,17 +735,22 @@ int sl_cli_produce(sl_cli_ctx_t *ctx, int argc, char **argv) {
     memset(pr.slots, 0, pr.nslots * sizeof *pr.slots);
     for (size_t i = 0; i < pr.nslots; i++) {
         pr.slots[i].line_of = sl_cli_xrealloc(NULL, pr.batch_events * sizeof *pr.slots[i].line_of);
-        if (sl_http_init(&pr.slots[i].http, ctx->server) != 0) goto out;
+        if (sl_http_init(&pr.slots[i].http, pr.servers[0]) != 0) goto out;
+        /* Slot i is producer N+i, wrapping within 1..2^63-1. */
+        pr.slots[i].producer_id = (producer_id - 1 + i) % PRODUCE_ID_MAX + 1;
+        pr.slots[i].sequence = -1;
     }
     rc = produce_run(&pr, &in);
 out:
     for (size_t i = 0; pr.slots && i < pr.nslots; i++) {
-        if (pr.slots[i].busy) curl_multi_remove_handle(pr.multi, pr.slots[i].http.easy);
+        if (pr.slots[i].in_curl) curl_multi_remove_handle(pr.multi, pr.slots[i].http.easy);
         sl_http_free(&pr.slots[i].http);
         cli_buf_free(&pr.slots[i].body);
         free(pr.slots[i].line_of);
     }
     free(pr.slots);
+    for (size_t i = 0; i < pr.nservers; i++) free(pr.servers[i]);
+    free(pr.servers);
     if (pr.multi) curl_multi_cleanup(pr.multi);
     acks_free(&pr.acks);
     if (in.fd > STDIN_FILENO) close(in.fd);

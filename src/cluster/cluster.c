@@ -404,10 +404,7 @@ static int meta_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     sl_cluster_t *c = g->c;
     sl_reader_t r;
     sl_r_init(&r, buf->base, buf->len);
-    if (sl_r_u32(&r) != SNAP_MAGIC) {
-        raft_free(buf->base);
-        return RAFT_MALFORMED;
-    }
+    if (sl_r_u32(&r) != SNAP_MAGIC) return RAFT_MALFORMED; /* raft frees buf on errors */
     uint32_t nn = sl_r_u32(&r);
     for (uint32_t i = 0; i < nn && !r.bad; i++) {
         uint64_t id = sl_r_u64(&r);
@@ -423,12 +420,12 @@ static int meta_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         mtopic_t *t = decode_topic(&r);
         if (t) fresh[nf++] = t;
     }
-    raft_free(buf->base);
     if (r.bad || !fresh) {
         for (size_t i = 0; i < nf; i++) mtopic_free(fresh[i]);
         free(fresh);
         return RAFT_MALFORMED;
     }
+    raft_free(buf->base);
     /* Topics gone or re-created: stop them; new ones: start. */
     for (size_t i = c->ntopics; i-- > 0;) {
         mtopic_t *old = c->topics[i];

@@ -123,6 +123,11 @@ struct group {
     uint64_t catch_started_ns;
     int failed;                    /* the replica diverged or failed: it stops applying */
     int destroy;                   /* the topic is gone: delete the local data once closed */
+    /* After a restart raft applies again the entries after its snapshot (all of them without
+     * one): their batches are already in the log from `cursor` on, so they are matched (CRC
+     * and count) instead of appended, which also rebuilds the deduplication state. */
+    int replay;
+    int64_t cursor;
     group_t *next;                 /* in c->groups */
 };
 

@@ -279,7 +279,7 @@ static void forward_produce(sl_cluster_t *c, sreq_t *s, uint64_t to) {
 static void route_produce(sl_cluster_t *c, mtopic_t *t, sreq_t *s) {
     group_t *g = group_find(c, s->topic, s->partition);
     if (g && g->inc == s->inc) {
-        if (is_leader(g) && !g->catching) {
+        if (is_leader(g) && !g->catching && !g->failed) {
             group_enqueue(g, s);
             return;
         }
@@ -360,7 +360,9 @@ int sl_cluster_produce(sl_cluster_t *c, const char *topic, const sl_record_t *re
                        uint64_t pid, int64_t seq, sl_produce_cb cb, void *ud) {
     if (c->closing) return -SL_ECLOSED;
     mtopic_t *t = sl__topic_find_meta(c, topic);
-    if (!t) return -SL_ENOTFOUND;
+    sl_topic_config_t local;
+    /* A topic held here but not (yet) in the metadata: a restarted node replaying it. */
+    if (!t) return sl_topic_get(c->e, topic, &local) == 0 ? -SL_ENOLEADER : -SL_ENOTFOUND;
     if (n == 0) return -SL_EINVAL;
     uint32_t np = t->cfg.partitions;
     uint32_t *part = malloc(n * sizeof(*part));
@@ -525,6 +527,34 @@ static int ded_set(dedupe_t *d, uint32_t sub, int64_t base) {
     return 0;
 }
 
+/* In replay: 1 if the batch is the one already in the log at the cursor (*base set), 0 if it
+ * must be appended (the log ends there, or differs: then the rest is cut). */
+static int replay_match(group_t *g, const char *batch, size_t len, int64_t *base) {
+    int64_t end = sl_replica_end(g->rep);
+    if (g->cursor >= end) {
+        g->replay = 0;
+        return 0;
+    }
+    sl_batch_header_t h;
+    if (len < SL_BATCH_HEADER_SIZE || sl_batch_parse_header(batch, len, &h)) return 0;
+    uint32_t count = (uint32_t)h.last_offset_delta + 1, lcrc = 0, lcount = 0;
+    if (g->cursor < sl_replica_start(g->rep)) { /* removed by retention since: it was there */
+        *base = g->cursor;
+        g->cursor += count;
+        return 1;
+    }
+    if (sl_replica_batch_at(g->rep, g->cursor, &lcrc, &lcount) == 0 && lcrc == h.crc && lcount == count) {
+        *base = g->cursor;
+        g->cursor += count;
+        return 1;
+    }
+    sl_warn("cluster: %s: the log differs from the replayed entries at offset %" PRId64 "; cutting it there",
+            g->name, g->cursor);
+    g->replay = 0;
+    if (sl_replica_truncate(g->rep, g->cursor)) g->failed = 1;
+    return 0;
+}
+
 /* Applies one entry's items; results[i] gets each item's base offset or -SL_E*. */
 static void apply_items(group_t *g, sl_reader_t *r, uint32_t nitems, int64_t *results) {
     sl_cluster_t *c = g->c;
@@ -555,7 +585,9 @@ static void apply_items(group_t *g, sl_reader_t *r, uint32_t nitems, int64_t *re
             }
         }
         int64_t base;
-        int rc = g->failed ? -SL_EFAILED : sl_replica_append(g->rep, batch, len, -1, &base);
+        int rc;
+        if (g->replay && !g->failed && replay_match(g, batch, len, &base)) rc = 0;
+        else rc = g->failed ? -SL_EFAILED : sl_replica_append(g->rep, batch, len, -1, &base);
         if (rc) {
             /* Every replica applies the same entries; a replica that cannot has diverged and
              * must stop applying (a restart recovers it from its peers). */
@@ -695,10 +727,8 @@ static int part_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     uint64_t maker = sl_r_u64(&r);
     uint32_t nd = sl_r_u32(&r);
     (void)start;
-    if (magic != MANIFEST_MAGIC || r.bad || !g->rep) {
-        raft_free(buf->base);
-        return RAFT_MALFORMED;
-    }
+    /* On an error raft frees the buffer itself; on success it is ours. */
+    if (magic != MANIFEST_MAGIC || r.bad || !g->rep) return RAFT_MALFORMED;
     for (size_t i = 0; i < g->nded; i++) free(g->ded[i].bases);
     g->nded = 0;
     for (uint32_t i = 0; i < nd && !r.bad; i++) {
@@ -710,9 +740,7 @@ static int part_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         for (uint32_t k = 0; k < ns && !r.bad; k++) ded_set(d, k, sl_r_i64(&r));
     }
     g->ded_clock = sl_r_u64(&r);
-    int bad = r.bad;
-    raft_free(buf->base);
-    if (bad) return RAFT_MALFORMED;
+    if (r.bad) return RAFT_MALFORMED;
     /* Entries queued for an earlier copy are older than this snapshot: drop them. */
     while (g->qhead) {
         qentry_t *q = g->qhead;
@@ -721,16 +749,13 @@ static int part_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         free(q);
     }
     g->qtail = NULL;
+    raft_free(buf->base); /* ours from here on: every return below is a success for raft */
     int64_t local = sl_replica_end(g->rep);
     c->restores++;
-    if (local > end) {
-        int rc = sl_replica_truncate(g->rep, end);
-        if (rc) {
-            sl_error("cluster: %s: cannot cut the log back to %" PRId64 ": %s", g->name, end, sl_strerror(rc));
-            g->failed = 1;
-            return RAFT_IOERR;
-        }
-        sl_info("cluster: %s: log cut back from %" PRId64 " to the snapshot's %" PRId64, g->name, local, end);
+    g->replay = 0;
+    if (local > end) { /* entries after the snapshot will be applied again: match them */
+        g->replay = 1;
+        g->cursor = end;
     } else if (local < end) {
         sl_info("cluster: %s: log ends at %" PRId64 ", snapshot at %" PRId64 ": copying from a peer",
                 g->name, local, end);
@@ -904,10 +929,11 @@ void sl__part_serve_copy(sl_cluster_t *c, uint64_t from, uint64_t corr, const ch
 
 int64_t sl_cluster_read_route(sl_cluster_t *c, const char *topic, uint32_t partition, int replica_any) {
     mtopic_t *t = sl__topic_find_meta(c, topic);
-    if (!t) return -SL_ENOTFOUND;
+    sl_topic_config_t local;
+    if (!t) return sl_topic_get(c->e, topic, &local) == 0 ? (replica_any ? 0 : -SL_ENOLEADER) : -SL_ENOTFOUND;
     if (partition >= t->cfg.partitions) return -SL_ERANGE;
     group_t *g = group_find(c, topic, partition);
-    if (g && g->inc == t->inc && !g->catching) {
+    if (g && g->inc == t->inc && !g->catching && !g->failed) {
         if (replica_any || is_leader(g)) return 0;
         uint64_t l = leader_of(g);
         if (l && l != c->self) return (int64_t)l;
@@ -1165,6 +1191,8 @@ static void group_new(sl_cluster_t *c, mtopic_t *t, uint32_t p) {
     g->fsm.snapshot_finalize = part_snapshot_finalize;
     g->next = c->groups;
     c->groups = g;
+    g->replay = 1; /* without a snapshot raft applies its whole log again */
+    g->cursor = sl_replica_start(g->rep);
     if (sl__group_start(c, g, g->replicas, g->rf)) {
         sl_error("cluster: the Raft group %s did not start; its replica here is unavailable", name);
         g->failed = 1;
@@ -1280,6 +1308,16 @@ void sl__part_tick(sl_cluster_t *c, uint64_t now) {
         if (g->closing || !g->started) continue;
         if (g->catching && !g->copy_busy && now >= g->copy_retry_at) copy_next(g);
         if (g->npw) group_flush(g);
+        if (g->failed && is_leader(g) && raft_transferee(&g->raft) == 0) { /* a failed replica must not lead */
+            struct raft_transfer *tr = calloc(1, sizeof(*tr));
+            if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
+            continue;
+        }
+        if (g->failed && is_leader(g) && raft_transferee(&g->raft) == 0) { /* a failed replica must not lead */
+            struct raft_transfer *tr = calloc(1, sizeof(*tr));
+            if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
+            continue;
+        }
         /* Leaders spread evenly: the first replica is the preferred leader; a leader that is
          * not preferred hands over once the preferred one is caught up. */
         if (balance && is_leader(g) && g->replicas[0] != c->self && !g->inflight && !g->npw) {

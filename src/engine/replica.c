@@ -55,6 +55,15 @@ int sl_replica_append(sl_replica_t *p, const char *batch, size_t len, int64_t ex
 
 int64_t sl_replica_end(sl_replica_t *p) { return p->log->next_offset; }
 
+int sl_replica_batch_at(sl_replica_t *p, int64_t offset, uint32_t *crc, uint32_t *count) {
+    sl_batch_header_t h;
+    int rc = sl_log_batch_at(p->log, offset, &h);
+    if (rc) return rc;
+    *crc = h.crc;
+    *count = (uint32_t)h.last_offset_delta + 1;
+    return 0;
+}
+
 int64_t sl_replica_start(sl_replica_t *p) { return sl_log_start_offset(p->log); }
 
 int sl_replica_truncate(sl_replica_t *p, int64_t offset) {

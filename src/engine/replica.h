@@ -26,6 +26,8 @@ int sl_replica_append(sl_replica_t *r, const char *batch, size_t len, int64_t ex
                       int64_t *base);
 int64_t sl_replica_end(sl_replica_t *r);      /* next offset */
 int64_t sl_replica_start(sl_replica_t *r);    /* first offset held */
+/* The CRC and record count of the batch starting at offset (-SL_ENOTFOUND if none does). */
+int sl_replica_batch_at(sl_replica_t *r, int64_t offset, uint32_t *crc, uint32_t *count);
 /* Cuts the log back to end at offset (a batch boundary). */
 int sl_replica_truncate(sl_replica_t *r, int64_t offset);
 /* Deletes every segment and starts the log afresh at offset (a replica too far behind, whose

@@ -233,9 +233,33 @@ int sl_log_rollback(sl_log_t *log, const sl_log_mark_t *mark) {
     return 0;
 }
 
+static size_t find_segment(const sl_log_t *log, int64_t offset);
+
+int sl_log_batch_at(sl_log_t *log, int64_t offset, sl_batch_header_t *out) {
+    if (offset >= log->next_offset || offset < log->segs[0]->base_offset) return -SL_ENOTFOUND;
+    sl_segment_t *s = log->segs[find_segment(log, offset)];
+    uint64_t pos = offset == s->base_offset ? 0 : sl_segment_lookup(s, offset);
+    while (pos < s->written) {
+        char hdr[SL_BATCH_HEADER_SIZE];
+        ssize_t n = pread(s->fd, hdr, sizeof(hdr), (off_t)pos);
+        sl_batch_header_t h;
+        if (n != (ssize_t)sizeof(hdr) || sl_batch_parse_header(hdr, (size_t)(s->size - pos), &h)) return -SL_EIO;
+        if (h.base_offset == offset) {
+            *out = h;
+            return 0;
+        }
+        if (h.base_offset > offset) return -SL_ENOTFOUND;
+        pos += sl_batch_size(&h);
+    }
+    return -SL_ENOTFOUND;
+}
+
 int sl_log_truncate(sl_log_t *log, int64_t offset) {
     if (offset >= log->next_offset) return 0;
-    if (log->sync_busy) return -SL_EIO;
+    if (log->sync_busy) {
+        sl_error("%s: truncate while a sync job runs", log->dir);
+        return -SL_EIO;
+    }
     while (log->nsegs > 1 && log->segs[log->nsegs - 1]->base_offset >= offset) {
         sl_segment_t *s = log->segs[log->nsegs - 1];
         if (s->sync_ref) return -SL_EIO;
@@ -251,7 +275,12 @@ int sl_log_truncate(sl_log_t *log, int64_t offset) {
         char hdr[SL_BATCH_HEADER_SIZE];
         ssize_t n = pread(s->fd, hdr, sizeof(hdr), (off_t)pos);
         sl_batch_header_t h;
-        if (n != (ssize_t)sizeof(hdr) || sl_batch_parse_header(hdr, sizeof(hdr), &h)) return -SL_EIO;
+        /* the header alone: parse it as if the rest of the segment followed */
+        if (n != (ssize_t)sizeof(hdr) || sl_batch_parse_header(hdr, (size_t)(s->size - pos), &h)) {
+            sl_error("%s: truncate to %" PRId64 ": no batch header at %" PRIu64 " (read %zd of %" PRIu64 ")",
+                     log->dir, offset, pos, n, s->size);
+            return -SL_EIO;
+        }
         if (h.base_offset == offset) break;
         if (h.base_offset > offset) return -SL_EINVAL;
         pos += sl_batch_size(&h);

@@ -96,6 +96,9 @@ uint64_t sl_log_bytes(const sl_log_t *log);
  * of a batch; -SL_EIO while a sync job runs. */
 int sl_log_truncate(sl_log_t *log, int64_t offset);
 
+/* The header of the batch starting at offset: 0, -SL_ENOTFOUND (no batch starts there), -SL_EIO. */
+int sl_log_batch_at(sl_log_t *log, int64_t offset, sl_batch_header_t *h);
+
 /* Deletes every segment and starts empty at offset. */
 int sl_log_reset(sl_log_t *log, int64_t offset);
 
