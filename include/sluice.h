@@ -227,6 +227,14 @@ typedef void (*sl_status_cb)(void *ud, int status);
 int sl_group_commit(sl_engine_t *e, const char *group, const char *member, int64_t generation,
                     const sl_commit_t *c, size_t n, sl_status_cb cb, void *ud);
 
+/* For a cluster: the checks of sl_group_commit alone (member, generation, assignment) ... */
+int sl_group_commit_check(sl_engine_t *e, const char *group, const char *member, int64_t generation,
+                          const sl_commit_t *c, size_t n);
+/* ... and the store alone, without checks: offsets agreed through the metadata group. cb may
+ * be NULL. */
+int sl_group_offsets_store(sl_engine_t *e, const char *group, const sl_commit_t *c, size_t n,
+                           sl_status_cb cb, void *ud);
+
 typedef struct sl_member_info {
     char member_id[64];
     char **topics;

@@ -170,6 +170,8 @@ void sl__reply(sl_cluster_t *c, uint64_t to, uint8_t type, uint64_t corr, const 
         sl_debug("cluster: reply to node %" PRIu64 " not sent", to);
 }
 
+static void http_serve(sl_cluster_t *c, uint64_t from, uint64_t corr, const char *p, size_t len);
+
 static void on_rpc(void *ud, uint64_t from, uint8_t type, uint64_t corr, const char *p, size_t len) {
     sl_cluster_t *c = ud;
     if (type % 2 == 0) { /* a reply: find the call */
@@ -188,6 +190,7 @@ static void on_rpc(void *ud, uint64_t from, uint8_t type, uint64_t corr, const c
     case RPC_FETCH: sl__part_serve_fetch(c, from, corr, p, len); break;
     case RPC_COPY: sl__part_serve_copy(c, from, corr, p, len); break;
     case RPC_META: sl__meta_serve(c, from, corr, p, len); break;
+    case RPC_HTTP: http_serve(c, from, corr, p, len); break;
     default: sl_debug("cluster: unknown RPC %u from node %" PRIu64, type, from);
     }
 }
@@ -291,7 +294,33 @@ static void topics_remove(sl_cluster_t *c, mtopic_t *t) {
 
 /* ---- metadata group: commands ---------------------------------------------------------------- */
 
-enum { CMD_NODE = 1, CMD_TOPIC_CREATE, CMD_TOPIC_DELETE };
+enum { CMD_NODE = 1, CMD_TOPIC_CREATE, CMD_TOPIC_DELETE, CMD_OFFSETS };
+
+/* Committed offsets: group, then (topic, partition, offset) entries. Stored by every node in
+ * its engine, so the group coordinator of any later term has them. */
+static int offsets_decode_store(sl_cluster_t *c, sl_reader_t *r) {
+    char group[SL_TOPIC_NAME_MAX + 1];
+    sl_r_str(r, group, sizeof(group));
+    uint32_t n = sl_r_u32(r);
+    if (r->bad || n > 1000000) return -SL_ECORRUPT;
+    sl_commit_t *cm = calloc(n + 1, sizeof(*cm));
+    char (*topics)[SL_TOPIC_NAME_MAX + 1] = calloc(n + 1, sizeof(*topics));
+    if (!cm || !topics) {
+        free(cm);
+        free(topics);
+        return -SL_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        sl_r_str(r, topics[i], sizeof(topics[i]));
+        cm[i].topic = topics[i];
+        cm[i].partition = sl_r_u32(r);
+        cm[i].offset = sl_r_i64(r);
+    }
+    int rc = r->bad ? -SL_ECORRUPT : (n ? sl_group_offsets_store(c->e, group, cm, n, NULL, NULL) : 0);
+    free(cm);
+    free(topics);
+    return rc;
+}
 #define META_MAGIC 0x534c4d31u /* "SLM1" */
 #define SNAP_MAGIC 0x534c5331u /* "SLS1" */
 
@@ -323,6 +352,11 @@ static int meta_apply_cmd(sl_cluster_t *c, sl_reader_t *r, char *msg, size_t msg
         }
         sl__part_topic_start(c, t);
         return 0;
+    }
+    case CMD_OFFSETS: {
+        int rc = offsets_decode_store(c, r);
+        if (rc && rc != -SL_ECORRUPT) sl_error("cluster: storing committed offsets: %s", sl_strerror(rc));
+        return rc == -SL_ECORRUPT ? rc : 0;
     }
     case CMD_TOPIC_DELETE: {
         char name[SL_TOPIC_NAME_MAX + 1];
@@ -381,6 +415,29 @@ static int meta_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
     }
     sl_w_u32(&b, (uint32_t)c->ntopics);
     for (size_t i = 0; i < c->ntopics; i++) encode_topic(&b, c->topics[i]);
+    /* every group's committed offsets, as this node's engine holds them (it applied them all) */
+    char **names = NULL;
+    size_t ng = 0;
+    if (sl_group_list(c->e, &names, &ng)) ng = 0;
+    sl_w_u32(&b, (uint32_t)ng);
+    for (size_t i = 0; i < ng; i++) {
+        sl_group_info_t gi;
+        memset(&gi, 0, sizeof(gi));
+        int ok = sl_group_describe(c->e, names[i], &gi) == 0;
+        sl_w_str(&b, names[i]);
+        uint32_t nc = 0;
+        for (size_t k = 0; ok && k < gi.offset_count; k++)
+            if (gi.offsets[k].committed >= 0) nc++;
+        sl_w_u32(&b, nc);
+        for (size_t k = 0; ok && k < gi.offset_count; k++) {
+            if (gi.offsets[k].committed < 0) continue;
+            sl_w_str(&b, gi.offsets[k].tp.topic);
+            sl_w_u32(&b, gi.offsets[k].tp.partition);
+            sl_w_i64(&b, gi.offsets[k].committed);
+        }
+        if (ok) sl_group_info_free(&gi);
+    }
+    if (names) sl_names_free(names, ng);
     struct raft_buffer *v = raft_malloc(sizeof(*v));
     void *data = raft_malloc(b.len ? b.len : 1);
     if (!v || !data) {
@@ -420,6 +477,8 @@ static int meta_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
         mtopic_t *t = decode_topic(&r);
         if (t) fresh[nf++] = t;
     }
+    uint32_t ng = sl_r_u32(&r);
+    for (uint32_t i = 0; i < ng && !r.bad; i++) offsets_decode_store(c, &r);
     if (r.bad || !fresh) {
         for (size_t i = 0; i < nf; i++) mtopic_free(fresh[i]);
         free(fresh);
@@ -721,6 +780,140 @@ int sl_cluster_topic_list(sl_cluster_t *c, char ***names, size_t *count) {
         }
     *names = v;
     *count = c->ntopics;
+    return 0;
+}
+
+int sl_cluster_offsets_commit(sl_cluster_t *c, const char *group, const sl_commit_t *cm, size_t n,
+                              sl_cluster_done_cb cb, void *ud) {
+    sl_buf_t b = SL_BUF_INIT;
+    sl_w_u8(&b, CMD_OFFSETS);
+    sl_w_str(&b, group);
+    sl_w_u32(&b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        sl_w_str(&b, cm[i].topic);
+        sl_w_u32(&b, cm[i].partition);
+        sl_w_i64(&b, cm[i].offset);
+    }
+    user_op_t *u = malloc(sizeof(*u));
+    if (!u || !b.data) {
+        free(u);
+        sl_buf_free(&b);
+        return -SL_ENOMEM;
+    }
+    u->cb = cb;
+    u->ud = ud;
+    sl__meta_propose(c, &b, user_op_done, u);
+    sl_buf_free(&b);
+    return 0;
+}
+
+uint64_t sl_cluster_meta_leader(sl_cluster_t *c) {
+    if (!c->meta || !c->meta->started) return 0;
+    raft_id id;
+    const char *addr;
+    raft_leader(&c->meta->raft, &id, &addr);
+    return id;
+}
+
+/* ---- forwarded HTTP requests --------------------------------------------------------------------- */
+
+void sl_cluster_set_http(sl_cluster_t *c, sl_cluster_http_serve_fn fn, void *ud) {
+    c->http_fn = fn;
+    c->http_ud = ud;
+}
+
+typedef struct http_reply {
+    sl_cluster_t *c;
+    uint64_t from, corr;
+} http_reply_t;
+
+static void http_served(void *ud, int status, const char *ctype, const char *extra, const char *body, size_t len) {
+    http_reply_t *h = ud;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_w_u32(&b, (uint32_t)status);
+    sl_w_str(&b, ctype ? ctype : "");
+    sl_w_str(&b, extra ? extra : "");
+    sl_w_bytes(&b, body ? body : "", len);
+    if (!h->c->closing) sl__reply(h->c, h->from, RPC_HTTP_R, h->corr, &b);
+    sl_buf_free(&b);
+    free(h);
+}
+
+static void http_serve(sl_cluster_t *c, uint64_t from, uint64_t corr, const char *p, size_t len) {
+    sl_reader_t r;
+    sl_r_init(&r, p, len);
+    int method = sl_r_u8(&r);
+    char path[2048], query[4096], ctype[256];
+    sl_r_str(&r, path, sizeof(path));
+    sl_r_str(&r, query, sizeof(query));
+    sl_r_str(&r, ctype, sizeof(ctype));
+    size_t blen;
+    const char *body = sl_r_bytes(&r, &blen);
+    if (r.bad || !c->http_fn) return; /* the caller times out */
+    http_reply_t *h = malloc(sizeof(*h));
+    if (!h) return;
+    h->c = c;
+    h->from = from;
+    h->corr = corr;
+    c->http_fn(c->http_ud, method, path, query, ctype, body, blen, http_served, h);
+}
+
+typedef struct http_fwd {
+    sl_cluster_http_reply_cb cb;
+    void *ud;
+} http_fwd_t;
+
+static void http_forwarded(call_t *k, int status, const char *p, size_t len) {
+    http_fwd_t f = *(http_fwd_t *)k->ud2;
+    free(k->ud2);
+    if (status) {
+        f.cb(f.ud, status, NULL, NULL, NULL, 0);
+        return;
+    }
+    sl_reader_t r;
+    sl_r_init(&r, p, len);
+    int st = (int)sl_r_u32(&r);
+    char ctype[256], extra[1024];
+    sl_r_str(&r, ctype, sizeof(ctype));
+    sl_r_str(&r, extra, sizeof(extra));
+    size_t blen;
+    const char *body = sl_r_bytes(&r, &blen);
+    if (r.bad) {
+        f.cb(f.ud, -SL_ECORRUPT, NULL, NULL, NULL, 0);
+        return;
+    }
+    f.cb(f.ud, st, ctype, extra[0] ? extra : NULL, body, blen);
+}
+
+int sl_cluster_http_forward(sl_cluster_t *c, uint64_t node, int method, const char *path, const char *query,
+                            const char *ctype, const char *body, size_t len, uint64_t timeout_ms,
+                            sl_cluster_http_reply_cb cb, void *ud, sl_cluster_call_t **out) {
+    http_fwd_t *f = malloc(sizeof(*f));
+    if (!f) return -SL_ENOMEM;
+    f->cb = cb;
+    f->ud = ud;
+    call_t *k = sl__call_new(c, node, RPC_HTTP, timeout_ms, http_forwarded, NULL);
+    if (!k) {
+        free(f);
+        return -SL_ENOMEM;
+    }
+    k->ud2 = f;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_w_u8(&b, (uint8_t)method);
+    sl_w_str(&b, path);
+    sl_w_str(&b, query);
+    sl_w_str(&b, ctype);
+    sl_w_bytes(&b, body ? body : "", len);
+    c->forwarded++;
+    *out = (sl_cluster_call_t *)k;
+    if (!b.data || sl_mux_send(c->mux, node, RPC_HTTP, k->id, b.data, b.len)) {
+        sl_buf_free(&b);
+        sl_cluster_call_cancel(c, *out);
+        free(f);
+        *out = NULL;
+        return -SL_EUNAVAIL;
+    }
+    sl_buf_free(&b);
     return 0;
 }
 

@@ -64,6 +64,25 @@ int sl_cluster_fetch_remote(sl_cluster_t *c, uint64_t node, const char *topic, u
                             sl_cluster_fetch_cb cb, void *ud, sl_cluster_call_t **out);
 void sl_cluster_call_cancel(sl_cluster_t *c, sl_cluster_call_t *call);
 
+/* Committed offsets of a consumer group, agreed through the metadata group and stored by every
+ * node's engine; cb once this node has applied them. */
+int sl_cluster_offsets_commit(sl_cluster_t *c, const char *group, const sl_commit_t *cm, size_t n,
+                              sl_cluster_done_cb cb, void *ud);
+/* The metadata group's leader (which coordinates consumer groups), 0 if none is known. */
+uint64_t sl_cluster_meta_leader(sl_cluster_t *c);
+
+/* HTTP requests forwarded whole to another node (consumer-group calls go to the coordinator).
+ * status < 0 is a cluster error (the request may not have run). */
+typedef void (*sl_cluster_http_reply_cb)(void *ud, int status, const char *ctype, const char *extra,
+                                         const char *body, size_t len);
+typedef void (*sl_cluster_http_serve_fn)(void *ud, int method, const char *path, const char *query,
+                                         const char *ctype, const char *body, size_t len,
+                                         sl_cluster_http_reply_cb reply, void *reply_ud);
+void sl_cluster_set_http(sl_cluster_t *c, sl_cluster_http_serve_fn fn, void *ud);
+int sl_cluster_http_forward(sl_cluster_t *c, uint64_t node, int method, const char *path, const char *query,
+                            const char *ctype, const char *body, size_t len, uint64_t timeout_ms,
+                            sl_cluster_http_reply_cb cb, void *ud, sl_cluster_call_t **out);
+
 /* GET /v1/cluster as JSON (docs/CLUSTER.md). */
 int sl_cluster_status_json(sl_cluster_t *c, sl_buf_t *out);
 /* Prometheus lines. */

@@ -25,6 +25,8 @@ enum {
     RPC_META_R,
     RPC_COPY,
     RPC_COPY_R,
+    RPC_HTTP,
+    RPC_HTTP_R,
 };
 
 typedef struct node {
@@ -223,6 +225,8 @@ struct sl_cluster {
     int closing_groups;
     void (*close_cb)(void *);
     void *close_arg;
+    sl_cluster_http_serve_fn http_fn;
+    void *http_ud;
     /* metrics */
     uint64_t proposals, forwarded, dedupe_hits, snapshots, restores, copies, copy_bytes;
 };

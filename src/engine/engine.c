@@ -534,6 +534,10 @@ int sl_produce(sl_engine_t *e, const char *topic, const sl_record_t *recs, size_
         } else {
             part[i] = sticky;
         }
+        if (t->parts[part[i]]->replicated) { /* its writes go through its Raft group */
+            rc = -SL_EINVAL;
+            goto failed;
+        }
         count[part[i] + 1]++;
     }
     t->sticky = (sticky + 1) % np;

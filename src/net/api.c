@@ -1226,6 +1226,11 @@ static void commit_done(void *ud, int status) {
     free(w);
 }
 
+static void commit_agreed(void *ud, int status, const char *msg) {
+    (void)msg;
+    commit_done(ud, status);
+}
+
 static void h_group_commit(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *g,
                            const char *m) {
     sl_json_error_t je;
@@ -1281,7 +1286,13 @@ static void h_group_commit(sl_api_t *api, sl_http_req_t *req, int route, uint64_
     }
     w->p = p;
     w->body = sl_buf_steal(&b, &w->len);
-    int rc = sl_group_commit(api->e, g, m, generation, c, n, commit_done, w);
+    int rc;
+    if (api->cluster) { /* checked here, agreed through the metadata group, stored by every node */
+        rc = sl_group_commit_check(api->e, g, m, generation, c, n);
+        if (!rc) rc = sl_cluster_offsets_commit(api->cluster, g, c, n, commit_agreed, w);
+    } else {
+        rc = sl_group_commit(api->e, g, m, generation, c, n, commit_done, w);
+    }
     free(c);
     sl_jdoc_free(d);
     if (rc == 0) return;
@@ -1478,6 +1489,10 @@ static void h_metrics(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0)
 /* POST /v1/sql: {"sql":"..."} (application/json), or the statements as the body itself
  * (application/sql, text/plain). */
 static void h_sql(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    if (api->cluster)
+        return ERR(501, "not_in_cluster_mode",
+                   "continuous SQL does not run in cluster mode yet (docs/CLUSTER.md): its queries would read one "
+                   "node's replicas and its catalog and checkpoints are not replicated");
     if (!api->sql) return ERR(503, "unavailable", "continuous SQL is not running");
     const char *ct = req->content_type;
     const char *text = req->body ? req->body : "";
@@ -1606,6 +1621,62 @@ static void method_not_allowed(sl_api_t *api, sl_http_req_t *req, int route, uin
     respond_buf(api, req, route, t0, 405, "application/json", hdr, &b);
 }
 
+/* ---- forwarding to the group coordinator ----------------------------------------------------------- */
+
+static void forwarded_back(void *ud, int status, const char *ctype, const char *extra, const char *body,
+                           size_t len) {
+    pending_t *p = ud;
+    sl_api_t *api = p->api;
+    sl_http_req_t *req = p->req;
+    int route = p->route;
+    uint64_t t0 = p->t0;
+    p->call = NULL;
+    req->on_abort = NULL;
+    pending_free(p);
+    if (status < 0) return send_engine_error(api, req, route, t0, status, "forward to the group coordinator");
+    observe(api, route, t0, status);
+    sl_http_respond(req, status, ctype && *ctype ? ctype : NULL, extra, body, len);
+}
+
+/* Consumer groups live on the metadata leader (their coordinator): a request for one that
+ * reaches another node is forwarded whole. 1 if it was (or was answered), 0 to serve it here. */
+static int maybe_forward_group(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    if (!api->cluster || sl_http_header(req, "Sluice-Forwarded")) return 0;
+    uint64_t leader = sl_cluster_meta_leader(api->cluster);
+    if (leader == sl_cluster_node_id(api->cluster)) return 0;
+    if (!leader) {
+        send_engine_error(api, req, route, t0, -SL_ENOLEADER, "consumer groups");
+        return 1;
+    }
+    pending_t *p = pending_new(api, req, route, t0, P_FETCH, 1);
+    if (!p) {
+        ERR(500, "out_of_memory", "out of memory");
+        return 1;
+    }
+    int rc = sl_cluster_http_forward(api->cluster, leader, req->method, req->path, req->query, req->content_type,
+                                     req->body, req->body_len, api->lim.max_timeout_ms + 30000, forwarded_back, p,
+                                     &p->call);
+    if (rc) {
+        req->on_abort = NULL;
+        pending_free(p);
+        req->data = NULL;
+        send_engine_error(api, req, route, t0, rc, "forward to the group coordinator");
+    }
+    return 1;
+}
+
+static void served_for_peer(void *ud, int method, const char *path, const char *query, const char *ctype,
+                            const char *body, size_t len, sl_cluster_http_reply_cb reply, void *reply_ud) {
+    sl_api_t *api = ud;
+    static const char *const hdrs[] = {"Sluice-Forwarded", "1"};
+    sl_http_req_t *req = sl_http_req_new(method, path, query, ctype, hdrs, 2, body, len, reply, reply_ud);
+    if (!req) {
+        reply(reply_ud, 500, "application/json", NULL, "{\"error\":{\"code\":\"out_of_memory\"}}\n", 37);
+        return;
+    }
+    sl_api_handle(req, api);
+}
+
 void sl_api_handle(sl_http_req_t *req, void *ud) {
     sl_api_t *api = ud;
     uint64_t t0 = sl_mono_ns();
@@ -1670,6 +1741,7 @@ void sl_api_handle(sl_http_req_t *req, void *ud) {
             return h_fetch(api, req, R_FETCH, t0, t, s[4]);
         }
     } else if (!strcmp(s[1], "groups")) {
+        if (maybe_forward_group(api, req, route, t0)) return;
         if (ns == 2) {
             if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
             return h_group_list(api, req, route, t0);
@@ -1720,7 +1792,11 @@ int sl_api_create(uv_loop_t *loop, sl_engine_t *e, const sl_api_limits_t *limits
 
 void sl_api_set_http(sl_api_t *api, sl_http_server_t *srv) { api->http = srv; }
 void sl_api_set_sql(sl_api_t *api, sl_sql_t *sql) { api->sql = sql; }
-void sl_api_set_cluster(sl_api_t *api, sl_cluster_t *c) { api->cluster = c; }
+void sl_api_set_cluster(sl_api_t *api, sl_cluster_t *c) {
+    if (api->cluster && !c) sl_cluster_set_http(api->cluster, NULL, NULL);
+    api->cluster = c;
+    if (c) sl_cluster_set_http(c, served_for_peer, api);
+}
 
 void sl_api_shutdown(sl_api_t *api) {
     api->stopping = 1;

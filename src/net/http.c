@@ -51,6 +51,8 @@ struct http_req {
     size_t body_cap;
     int last_cb;
     unsigned headers_done : 1, in_handler : 1, streaming : 1, chunked_out : 1, head : 1, aborting : 1;
+    sl_http_sink_cb sink;       /* a request made in the process (sl_http_req_new): gets the answer */
+    void *sink_ud;
 };
 
 struct conn {
@@ -1069,6 +1071,69 @@ void sl_http_server_stop(sl_http_server_t *srv, void (*cb)(void *arg), void *arg
 
 void sl_http_server_stats(sl_http_server_t *srv, sl_http_stats_t *out) { *out = srv->stats; }
 
+static int sb_put(http_req_t *r, const char *s, size_t n, size_t *off) {
+    if (r->sb_len + n + 1 > r->sb_cap) {
+        size_t cap = (r->sb_len + n + 1) * 2;
+        char *v = realloc(r->sb, cap);
+        if (!v) return -1;
+        r->sb = v;
+        r->sb_cap = cap;
+    }
+    *off = r->sb_len;
+    memcpy(r->sb + r->sb_len, s, n);
+    r->sb[r->sb_len + n] = 0;
+    r->sb_len += n + 1;
+    return 0;
+}
+
+sl_http_req_t *sl_http_req_new(int method, const char *path, const char *query, const char *content_type,
+                               const char *const *headers, size_t nheaders, const char *body,
+                               size_t body_len, sl_http_sink_cb sink, void *ud) {
+    http_req_t *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    size_t po, qo, to;
+    int bad = sb_put(r, path, strlen(path), &po) || sb_put(r, query, strlen(query), &qo) ||
+              sb_put(r, content_type, strlen(content_type), &to);
+    for (size_t i = 0; !bad && i < nheaders; i++) {
+        size_t o;
+        if (r->nhdrs + 1 >= r->hdrs_cap) {
+            size_t cap = r->hdrs_cap ? r->hdrs_cap * 2 : 16;
+            uint32_t *v = realloc(r->hdrs, cap * sizeof(*v));
+            if (!v) {
+                bad = 1;
+                break;
+            }
+            r->hdrs = v;
+            r->hdrs_cap = cap;
+        }
+        bad = sb_put(r, headers[i], strlen(headers[i]), &o);
+        r->hdrs[r->nhdrs++] = (uint32_t)o;
+    }
+    if (!bad && body_len) {
+        r->body_buf = malloc(body_len + 1);
+        if (!r->body_buf) bad = 1;
+        else {
+            memcpy(r->body_buf, body, body_len);
+            r->body_buf[body_len] = 0;
+            r->pub.body = r->body_buf;
+            r->pub.body_len = body_len;
+        }
+    }
+    if (bad) {
+        req_free(r);
+        return NULL;
+    }
+    r->pub.method = method;
+    r->pub.path = r->sb + po;
+    r->pub.query = r->sb + qo;
+    r->pub.content_type = r->sb + to;
+    r->pub.keep_alive = 1;
+    r->in_handler = 1;
+    r->sink = sink;
+    r->sink_ud = ud;
+    return &r->pub;
+}
+
 const char *sl_http_header(sl_http_req_t *req, const char *name) {
     return req_find_header((http_req_t *)req, name);
 }
@@ -1077,6 +1142,9 @@ const char *sl_http_header(sl_http_req_t *req, const char *name) {
 static void req_done(http_req_t *r) {
     conn_t *c = r->conn;
     if (!c) {
+        static const char msg[] = "{\"error\":{\"code\":\"not_forwardable\",\"message\":\"a streamed "
+                                  "response cannot be forwarded between nodes\"}}\n";
+        if (r->sink && r->streaming) r->sink(r->sink_ud, 501, "application/json", NULL, msg, sizeof(msg) - 1);
         req_free(r);
         return;
     }
@@ -1117,6 +1185,7 @@ void sl_http_respond(sl_http_req_t *req, int status, const char *content_type,
     http_req_t *r = (http_req_t *)req;
     if (req_check_answer(r) < 0) return;
     assert(!r->streaming);
+    if (r->sink) r->sink(r->sink_ud, status, content_type, extra_headers, body, body_len);
     int64_t length = status_has_body(status) ? (int64_t)body_len : -1;
     if (r->conn && !r->conn->broken)
         conn_send(r->conn, status, content_type, extra_headers, length, 0, r->pub.keep_alive, body,
@@ -1132,6 +1201,7 @@ void sl_http_respond_owned(sl_http_req_t *req, int status, const char *content_t
         return;
     }
     assert(!r->streaming);
+    if (r->sink) r->sink(r->sink_ud, status, content_type, extra_headers, body, body_len);
     int64_t length = status_has_body(status) ? (int64_t)body_len : -1;
     if (!body_len || length < 0 || r->head || !r->conn || r->conn->broken) {
         free(body);

@@ -87,6 +87,15 @@ void sl_http_server_stats(sl_http_server_t *srv, sl_http_stats_t *out);
  * -1 malformed (bad %XX, encoded NUL) or not fitting in outlen. */
 int sl_http_query_param(const char *query, const char *name, char *out, size_t outlen);
 
+/* A request made inside the process (a node forwarding one it received): handed to a handler
+ * like any other; its answer goes to sink instead of a connection (streamed answers get 501).
+ * headers: name, value, name, value... (nheaders counts both). The bytes are copied. */
+typedef void (*sl_http_sink_cb)(void *ud, int status, const char *content_type, const char *extra_headers,
+                                const char *body, size_t body_len);
+sl_http_req_t *sl_http_req_new(int method, const char *path, const char *query, const char *content_type,
+                               const char *const *headers, size_t nheaders, const char *body,
+                               size_t body_len, sl_http_sink_cb sink, void *ud);
+
 /* Value of a request header (case-insensitive name), NUL-terminated, or NULL. */
 const char *sl_http_header(sl_http_req_t *req, const char *name);
 

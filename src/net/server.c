@@ -133,7 +133,8 @@ int sl_server_run(const sl_server_config_t *cfg) {
     }
     sl_sql_config_t sc = cfg->sql;
     sc.data_dir = cfg->engine.data_dir;
-    rc = sl_sql_open(s.engine, &s.loop, &sc, &s.sql);
+    /* Continuous SQL is not replicated yet: a cluster node does not run it (docs/CLUSTER.md). */
+    rc = s.cluster ? 0 : sl_sql_open(s.engine, &s.loop, &sc, &s.sql);
     if (rc) {
         fprintf(stderr, "sluice: cannot start continuous SQL in %s/sql: %s\n", cfg->engine.data_dir, sl_strerror(rc));
         if (s.cluster) sl_cluster_close(s.cluster, NULL, NULL);
