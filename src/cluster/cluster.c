@@ -569,7 +569,8 @@ void sl__meta_propose(sl_cluster_t *c, const sl_buf_t *cmd, meta_done_fn done, v
         p->next = g->props;
         g->props = p;
         int rv = raft_apply(&g->raft, &p->req, &rb, 1, meta_apply_cb);
-        if (rv) { /* raft took the buffer and freed it */
+        if (rv) { /* see group_flush (part.c) for who owns the buffer now */
+            if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE) raft_free(rb.base);
             sl_debug("cluster: metadata proposal refused: %s", raft_strerror(rv));
             g->props = p->next;
             free(p);

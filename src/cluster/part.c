@@ -190,7 +190,10 @@ static void group_flush(group_t *g) {
     g->props = p;
     g->inflight++;
     int rv = raft_apply(&g->raft, &p->req, &rb, 1, part_apply_cb);
-    if (rv) { /* raft took the buffer and freed it */
+    if (rv) {
+        /* Refused before raft took the entry (not leader, no space): the buffer is still ours.
+         * A failure further in (the disk write) frees it inside raft. */
+        if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE) raft_free(rb.base);
         g->props = p->next;
         g->inflight--;
         for (size_t i = 0; i < p->nw; i++) waiter_result(&p->w[i], raft_status(rv));
