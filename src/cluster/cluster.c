@@ -147,6 +147,7 @@ int sl__call_send(sl_cluster_t *c, call_t *k, const sl_buf_t *payload) {
 void sl_cluster_call_cancel(sl_cluster_t *c, sl_cluster_call_t *call) {
     call_t *k = (call_t *)call;
     call_unlink(c, k);
+    if (k->type == RPC_FETCH || k->type == RPC_HTTP) free(k->ud2); /* their callers' contexts */
     free(k);
 }
 
@@ -909,6 +910,7 @@ int sl_cluster_http_forward(sl_cluster_t *c, uint64_t node, int method, const ch
     *out = (sl_cluster_call_t *)k;
     if (!b.data || sl_mux_send(c->mux, node, RPC_HTTP, k->id, b.data, b.len)) {
         sl_buf_free(&b);
+        k->ud2 = NULL; /* freed below */
         sl_cluster_call_cancel(c, *out);
         free(f);
         *out = NULL;

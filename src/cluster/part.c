@@ -1017,6 +1017,20 @@ void sl__part_serve_fetch(sl_cluster_t *c, uint64_t from, uint64_t corr, const c
     int64_t offset = sl_r_i64(&r);
     uint64_t max_count = sl_r_u64(&r), max_bytes = sl_r_u64(&r), timeout = sl_r_u64(&r);
     if (r.bad) return;
+    /* A read that must be the leader's: served only if we lead (a follower's copy may lack
+     * acknowledged events); otherwise the answer names the leader for one more try. */
+    group_t *g = group_find(c, topic, partition);
+    if (!g || !is_leader(g) || g->catching || g->failed) {
+        sl_buf_t b = SL_BUF_INIT;
+        sl_w_u32(&b, (uint32_t)-SL_ENOLEADER);
+        sl_w_i64(&b, g && g->started ? (int64_t)leader_of(g) : 0); /* the leader, as a hint */
+        sl_w_i64(&b, 0);
+        sl_w_i64(&b, 0);
+        sl_w_u32(&b, 0);
+        sl__reply(c, from, RPC_FETCH_R, corr, &b);
+        sl_buf_free(&b);
+        return;
+    }
     sl_fetch_result_t res;
     int rc = sl_fetch(c->e, topic, partition, offset, max_count, max_bytes, &res);
     if (rc || res.count > 0 || timeout == 0 || c->closing) {
@@ -1052,11 +1066,30 @@ void sl__part_serve_fetch(sl_cluster_t *c, uint64_t from, uint64_t corr, const c
 typedef struct remote_fetch {
     sl_cluster_fetch_cb cb;
     void *ud;
+    sl_cluster_call_t **out;       /* the caller's handle, updated when the read is re-sent */
+    char topic[SL_TOPIC_NAME_MAX + 1];
+    uint32_t partition;
+    int64_t offset;
+    size_t max_count, max_bytes;
+    uint64_t timeout_ms;
+    int tries;
 } remote_fetch_t;
 
+static int fetch_send(sl_cluster_t *c, uint64_t node, remote_fetch_t *rf);
+
 static void remote_fetch_done(call_t *k, int status, const char *p, size_t len) {
-    remote_fetch_t rf = *(remote_fetch_t *)k->ud2;
-    free(k->ud2);
+    remote_fetch_t *rfp = k->ud2;
+    if (!status && len >= 12 && (int32_t)sl_be32_get((const unsigned char *)p) == -SL_ENOLEADER && rfp->tries < 2) {
+        /* the node asked does not lead: ask the one it names */
+        uint64_t hint = (uint64_t)(int64_t)sl_be64_get((const unsigned char *)p + 4);
+        if (hint && hint != k->c->self && hint != k->to) {
+            rfp->tries++;
+            if (fetch_send(k->c, hint, rfp) == 0) return;
+        }
+    }
+    remote_fetch_t rf = *rfp;
+    *rf.out = NULL;
+    free(rfp);
     if (status) {
         rf.cb(rf.ud, status, NULL);
         return;
@@ -1108,37 +1141,47 @@ static void remote_fetch_done(call_t *k, int status, const char *p, size_t len) 
     rf.cb(rf.ud, 0, &res);
 }
 
+static int fetch_send(sl_cluster_t *c, uint64_t node, remote_fetch_t *rf) {
+    call_t *k = sl__call_new(c, node, RPC_FETCH, rf->timeout_ms + c->cfg.request_timeout_ms, remote_fetch_done, NULL);
+    if (!k) return -SL_ENOMEM;
+    k->ud2 = rf;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_w_str(&b, rf->topic);
+    sl_w_u32(&b, rf->partition);
+    sl_w_i64(&b, rf->offset);
+    sl_w_u64(&b, rf->max_count);
+    sl_w_u64(&b, rf->max_bytes);
+    sl_w_u64(&b, rf->timeout_ms);
+    c->forwarded++;
+    *rf->out = (sl_cluster_call_t *)k;
+    int bad = !b.data || sl_mux_send(c->mux, node, RPC_FETCH, k->id, b.data, b.len);
+    sl_buf_free(&b);
+    if (bad) {
+        k->ud2 = NULL; /* the caller keeps rf */
+        sl_cluster_call_cancel(c, *rf->out);
+        *rf->out = NULL;
+        return -SL_EUNAVAIL;
+    }
+    return 0;
+}
+
 int sl_cluster_fetch_remote(sl_cluster_t *c, uint64_t node, const char *topic, uint32_t partition,
                             int64_t offset, size_t max_count, size_t max_bytes, uint64_t timeout_ms,
                             sl_cluster_fetch_cb cb, void *ud, sl_cluster_call_t **out) {
-    remote_fetch_t *rf = malloc(sizeof(*rf));
+    remote_fetch_t *rf = calloc(1, sizeof(*rf));
     if (!rf) return -SL_ENOMEM;
     rf->cb = cb;
     rf->ud = ud;
-    call_t *k = sl__call_new(c, node, RPC_FETCH, timeout_ms + c->cfg.request_timeout_ms, remote_fetch_done, NULL);
-    if (!k) {
-        free(rf);
-        return -SL_ENOMEM;
-    }
-    k->ud2 = rf;
-    sl_buf_t b = SL_BUF_INIT;
-    sl_w_str(&b, topic);
-    sl_w_u32(&b, partition);
-    sl_w_i64(&b, offset);
-    sl_w_u64(&b, max_count);
-    sl_w_u64(&b, max_bytes);
-    sl_w_u64(&b, timeout_ms);
-    c->forwarded++;
-    *out = (sl_cluster_call_t *)k;
-    if (sl_mux_send(c->mux, node, RPC_FETCH, k->id, b.data, b.len)) {
-        sl_buf_free(&b);
-        sl_cluster_call_cancel(c, *out);
-        free(rf);
-        *out = NULL;
-        return -SL_EUNAVAIL;
-    }
-    sl_buf_free(&b);
-    return 0;
+    rf->out = out;
+    snprintf(rf->topic, sizeof(rf->topic), "%s", topic);
+    rf->partition = partition;
+    rf->offset = offset;
+    rf->max_count = max_count;
+    rf->max_bytes = max_bytes;
+    rf->timeout_ms = timeout_ms;
+    int rc = fetch_send(c, node, rf);
+    if (rc) free(rf);
+    return rc;
 }
 
 /* ---- topics: start and stop -------------------------------------------------------------------- */

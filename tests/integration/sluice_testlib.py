@@ -630,3 +630,114 @@ def ts_text(ms):
     """Epoch milliseconds as sluice renders a TIMESTAMP(3): 2024-05-01T12:00:00.000Z."""
     secs, frac = divmod(int(ms), 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%03dZ" % frac
+
+
+# --- clusters (docs/CLUSTER.md; appended, used by test_cluster.py) ---------------------------
+
+class Cluster:
+    """n `sluice serve --node-id N --cluster ...` processes on loopback, each a Server with its
+    own HTTP port, internal port and data dir under base_dir (nodes[0] is node 1). The ports
+    and data dirs survive restarts of a node."""
+
+    def __init__(self, base_dir, n=3, flags=None):
+        self.internal = {i: free_port() for i in range(1, n + 1)}
+        members = ",".join("%d@127.0.0.1:%d" % (i, p) for i, p in self.internal.items())
+        self.nodes = []
+        for i in range(1, n + 1):
+            d = os.path.join(str(base_dir), "n%d" % i)
+            self.nodes.append(Server(d, flags=["--node-id", str(i), "--cluster", members] + list(flags or []),
+                                     log_dir=os.path.join(str(base_dir), "logs%d" % i)))
+
+    def node(self, node_id):
+        return self.nodes[node_id - 1]
+
+    def start(self, deadline=START_DEADLINE):
+        """Starts every node at once (a node may wait for a quorum before it answers /healthz)."""
+        import threading
+        errors = []
+
+        def run(srv):
+            try:
+                srv.start(deadline)
+            except Exception as e:          # reported below, after every thread is done
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in self.nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self):
+        """Stops every node (SIGTERM, then SIGKILL); returns the problems found: nodes that died
+        during the test, sanitizer reports."""
+        problems = []
+        for srv in self.nodes:
+            if srv.proc is not None and srv.proc.poll() is not None:
+                problems.append("node on port %d died with status %s\n%s"
+                                % (srv.port, srv.proc.returncode, srv.logs()))
+            if srv.running:
+                srv.stop()
+            else:
+                srv.kill9()
+            problems.extend(srv.sanitizer_reports())
+        return problems
+
+    def urls(self, *node_ids):
+        return ",".join(self.node(i).base for i in (node_ids or range(1, len(self.nodes) + 1)))
+
+    def logs(self):
+        return "\n".join("=== node %d ===\n%s" % (i + 1, s.logs()) for i, s in enumerate(self.nodes))
+
+
+def cluster_info(srv, timeout=5.0):
+    """GET /v1/cluster of one node as JSON, or None when it does not answer 200."""
+    try:
+        r = srv.get("/v1/cluster", timeout=timeout)
+    except requests.RequestException:
+        return None
+    return r.json() if r.status_code == 200 else None
+
+
+def partition_leaders(info, topic):
+    """{partition: leader} of a topic in one node's /v1/cluster answer."""
+    return {p["partition"]: p["leader"] for p in info.get("partitions", []) if p["topic"] == topic}
+
+
+def wait_cluster_leaders(servers, topic, partitions, deadline=20.0, settle=0.0):
+    """Waits until every server in servers holds a replica of each partition of topic and they
+    all name the same, non-null leader for it, and (settle > 0) go on naming the same leaders
+    for settle seconds: a new leader that is not a partition's preferred one hands leadership
+    over soon after its election. Returns {partition: leader}."""
+    if settle > 0:
+        end = time.monotonic() + deadline
+        while True:
+            first = wait_cluster_leaders(servers, topic, partitions, max(0.1, end - time.monotonic()))
+            stable_until = time.monotonic() + settle
+            while time.monotonic() < stable_until:
+                time.sleep(0.1)
+                if wait_cluster_leaders(servers, topic, partitions, max(0.1, end - time.monotonic())) != first:
+                    break
+            else:
+                return first
+            if time.monotonic() > end:
+                raise AssertionError("leaders of %s did not stay the same for %.1fs within %.0fs"
+                                     % (topic, settle, deadline))
+
+    def agreed():
+        seen = None
+        for srv in servers:
+            info = cluster_info(srv)
+            if info is None:
+                return None
+            leaders = partition_leaders(info, topic)
+            if sorted(leaders) != list(range(partitions)) or None in leaders.values():
+                return None
+            if seen is not None and leaders != seen:
+                return None
+            seen = leaders
+        return seen
+    return wait_until(agreed, deadline, "leaders of %s known on every node" % topic, interval=0.1)
