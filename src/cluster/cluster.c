@@ -546,7 +546,7 @@ void sl__meta_propose(sl_cluster_t *c, const sl_buf_t *cmd, meta_done_fn done, v
         done(c, ud, -SL_ECLOSED, NULL, 0);
         return;
     }
-    if (raft_state(&g->raft) == RAFT_LEADER) {
+    if (raft_state(&g->raft) == RAFT_LEADER && raft_transferee(&g->raft) == 0) {
         prop_t *p = calloc(1, sizeof(*p));
         size_t elen = (cmd->len + 28 + 7) & ~(size_t)7; /* raft_uv wants 8-byte multiples */
         struct raft_buffer rb = {raft_calloc(1, elen), elen};
@@ -572,6 +572,7 @@ void sl__meta_propose(sl_cluster_t *c, const sl_buf_t *cmd, meta_done_fn done, v
         int rv = raft_apply(&g->raft, &p->req, &rb, 1, meta_apply_cb);
         if (rv) { /* see group_flush (part.c) for who owns the buffer now */
             if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE) raft_free(rb.base);
+
             sl_debug("cluster: metadata proposal refused: %s", raft_strerror(rv));
             g->props = p->next;
             free(p);
