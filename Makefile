@@ -60,6 +60,9 @@ bench: deps-bench build
 	bench/nexmark/build/nexmark-bench --events 2000000 --json
 	@echo "== continuous SQL: Nexmark over a durable JSON topic, 1 and 2 scan threads =="
 	/usr/bin/python3 bench/sql_topics.py --events 2000000
+	@echo "== cluster: 3 replicas vs one node vs NATS JetStream R3, failover; replica catch-up =="
+	/usr/bin/python3 bench/cluster.py
+	/usr/bin/python3 bench/catchup.py --mb 200
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -158,12 +158,29 @@ static void calls_expire(sl_cluster_t *c, uint64_t now) {
     }
 }
 
+/* The connection to a peer broke. The calls on it fail at the next tick, not now: this can be
+ * reported from inside sl_mux_send, while a caller is still holding the call it is sending. */
 static void peer_down(void *ud, uint64_t peer) {
     sl_cluster_t *c = ud;
-    for (call_t *k = c->calls, *next; k; k = next) {
-        next = k->next;
-        if (k->to == peer) sl__call_fail(c, k, -SL_EUNAVAIL);
-    }
+    uint64_t seq = c->call_seq; /* calls made up to now went (or were going) on the broken connection */
+    for (size_t i = 0; i < c->ndown; i++)
+        if (c->down[i].peer == peer) {
+            c->down[i].seq = seq;
+            return;
+        }
+    if (c->ndown < MAX_NODES) c->down[c->ndown++] = (struct peer_down){peer, seq};
+}
+
+static void peers_down_apply(sl_cluster_t *c) {
+    size_t n = c->ndown;
+    struct peer_down d[MAX_NODES];
+    memcpy(d, c->down, n * sizeof(d[0]));
+    c->ndown = 0;
+    for (size_t i = 0; i < n; i++)
+        for (call_t *k = c->calls, *next; k; k = next) {
+            next = k->next;
+            if (k->to == d[i].peer && k->id <= d[i].seq) sl__call_fail(c, k, -SL_EUNAVAIL);
+        }
 }
 
 void sl__reply(sl_cluster_t *c, uint64_t to, uint8_t type, uint64_t corr, const sl_buf_t *b) {
@@ -954,6 +971,7 @@ static void maybe_register(sl_cluster_t *c, uint64_t now) {
 static void tick_cb(uv_timer_t *t) {
     sl_cluster_t *c = t->data;
     uint64_t now = sl__cluster_now_ms();
+    peers_down_apply(c);
     calls_expire(c, now);
     meta_waits_check(c, now);
     if (c->closing) return;

@@ -83,6 +83,10 @@ int sl_cluster_http_forward(sl_cluster_t *c, uint64_t node, int method, const ch
                             const char *ctype, const char *body, size_t len, uint64_t timeout_ms,
                             sl_cluster_http_reply_cb cb, void *ud, sl_cluster_call_t **out);
 
+/* A read of this node's replica met a damaged batch: it is cut there and the rest is copied
+ * again from a peer (the replica serves nothing past the damage meanwhile). */
+void sl_cluster_replica_damaged(sl_cluster_t *c, const char *topic, uint32_t partition, int64_t from);
+
 /* GET /v1/cluster as JSON (docs/CLUSTER.md). */
 int sl_cluster_status_json(sl_cluster_t *c, sl_buf_t *out);
 /* Prometheus lines. */

@@ -130,6 +130,7 @@ struct group {
      * and count) instead of appended, which also rebuilds the deduplication state. */
     int replay;
     int64_t cursor;
+    int repair;                    /* Raft's log here did not load: wipe it and rejoin once closed */
     group_t *next;                 /* in c->groups */
 };
 
@@ -216,6 +217,10 @@ struct sl_cluster {
     uv_timer_t flush_timer, tick_timer;
     call_t *calls;
     uint64_t call_seq;
+    struct peer_down {
+        uint64_t peer, seq;
+    } down[MAX_NODES];             /* broken connections, applied to their calls at the next tick */
+    size_t ndown;
     meta_wait_t *waits;
     parked_fetch_t *parked;
     int registered;                /* our node entry is in the metadata */

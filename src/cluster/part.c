@@ -153,11 +153,41 @@ static void part_apply_cb(struct raft_apply *req, int status, void *result) {
     if (g->npw && !g->closing) sl__flush_schedule(g->c);
 }
 
+static void forward_produce(sl_cluster_t *c, sreq_t *s, uint64_t to);
+
+/* Requests queued here while leadership moved away (a transfer, an election lost): send them
+ * whole to the new leader instead of failing them; none of their batches was proposed yet. */
+static void reroute_pending(group_t *g) {
+    sl_cluster_t *c = g->c;
+    uint64_t l = g->started ? leader_of(g) : 0;
+    size_t n = g->npw;
+    waiter_t *w = g->pw;
+    g->pw = NULL;
+    g->npw = g->cappw = 0;
+    g->pend.len = 0;
+    g->pend_items = 0;
+    for (size_t i = 0; i < n;) {
+        /* a run of one request's batches; whole (all batches, none proposed) it moves on */
+        sreq_t *s = w[i].s;
+        size_t k = i + 1;
+        while (k < n && w[k].s == s) k++;
+        int whole = w[i].batch == 0 && (uint32_t)(k - i) == s->nb && s->pending == (int)s->nb;
+        if (!whole || !l || l == c->self || s->hops >= 2) {
+            for (size_t j = i; j < k; j++) waiter_result(&w[j], -SL_ENOLEADER);
+        } else {
+            forward_produce(c, s, l);
+        }
+        i = k;
+    }
+    free(w);
+}
+
 static void group_flush(group_t *g) {
     sl_cluster_t *c = g->c;
     if (!g->npw || g->inflight >= MAX_INFLIGHT) return;
-    if (!is_leader(g) || raft_transferee(&g->raft) != 0) { /* raft would refuse it */
-        fail_pending(g, -SL_ENOLEADER);
+    if (is_leader(g) && raft_transferee(&g->raft) != 0) return; /* held until the transfer ends */
+    if (!is_leader(g)) {
+        reroute_pending(g);
         return;
     }
     prop_t *p = calloc(1, sizeof(*p));
@@ -920,6 +950,7 @@ void sl__part_serve_copy(sl_cluster_t *c, uint64_t from, uint64_t corr, const ch
         if (offset < earliest || offset > latest) status = -SL_ERANGE;
         else if (offset < latest)
             status = sl_replica_read(g->rep, offset, max > COPY_CHUNK ? COPY_CHUNK : (size_t)max, &data);
+        if (status == -SL_ECORRUPT) sl_cluster_replica_damaged(c, topic, partition, offset);
     }
     sl_w_u32(&out, (uint32_t)status);
     sl_w_i64(&out, earliest);
@@ -928,6 +959,31 @@ void sl__part_serve_copy(sl_cluster_t *c, uint64_t from, uint64_t corr, const ch
     sl__reply(c, from, RPC_COPY_R, corr, &out);
     sl_buf_free(&out);
     sl_buf_free(&data);
+}
+
+/* ---- repair ------------------------------------------------------------------------------------ */
+
+void sl_cluster_replica_damaged(sl_cluster_t *c, const char *topic, uint32_t partition, int64_t from) {
+    group_t *g = group_find(c, topic, partition);
+    if (!g || !g->rep || g->catching || g->failed || g->closing) return;
+    int64_t bad, end = sl_replica_end(g->rep);
+    if (sl_replica_find_corrupt(g->rep, from, &bad) != 1) return;
+    sl_error("cluster: %s: the batch at offset %" PRId64 " is damaged on disk; cutting the log there and "
+             "copying %" PRId64 "..%" PRId64 " from a peer", g->name, bad, bad, end);
+    int rc = sl_replica_truncate(g->rep, bad);
+    if (rc) {
+        sl_error("cluster: %s: cannot cut the log at %" PRId64 " (%s); the replica stops", g->name, bad, sl_strerror(rc));
+        g->failed = 1;
+        return;
+    }
+    g->replay = 0;
+    g->catching = 1;
+    g->catch_target = end;
+    g->catch_from = 0;
+    g->catch_started_ns = sl_mono_ns();
+    g->copied_bytes = 0;
+    g->copy_retry_at = 0;
+    copy_next(g);
 }
 
 /* ---- reads ------------------------------------------------------------------------------------ */
@@ -1035,6 +1091,10 @@ void sl__part_serve_fetch(sl_cluster_t *c, uint64_t from, uint64_t corr, const c
     }
     sl_fetch_result_t res;
     int rc = sl_fetch(c->e, topic, partition, offset, max_count, max_bytes, &res);
+    if (rc == -SL_ECORRUPT) { /* repair; the caller retries */
+        sl_cluster_replica_damaged(c, topic, partition, offset < 0 ? 0 : offset);
+        rc = -SL_EUNAVAIL;
+    }
     if (rc || res.count > 0 || timeout == 0 || c->closing) {
         fetch_answer(c, from, corr, rc, rc ? NULL : &res);
         if (!rc) sl_fetch_result_free(&res);
@@ -1042,6 +1102,7 @@ void sl__part_serve_fetch(sl_cluster_t *c, uint64_t from, uint64_t corr, const c
     }
     int64_t at = res.next_offset;
     sl_fetch_result_free(&res);
+
     parked_fetch_t *pf = calloc(1, sizeof(*pf));
     if (!pf) return;
     pf->c = c;
@@ -1207,7 +1268,17 @@ static void topic_local_destroy(sl_cluster_t *c, const char *topic, uint64_t inc
     }
 }
 
-static void group_new(sl_cluster_t *c, mtopic_t *t, uint32_t p) {
+static int wipe_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    const char *base = path + ftw->base;
+    if (flag == FTW_F && strncmp(base, "metadata", 8) != 0) remove(path);
+    return 0;
+}
+
+static void group_new_ex(sl_cluster_t *c, mtopic_t *t, uint32_t p, int repaired);
+static void group_new(sl_cluster_t *c, mtopic_t *t, uint32_t p) { group_new_ex(c, t, p, 0); }
+
+static void group_new_ex(sl_cluster_t *c, mtopic_t *t, uint32_t p, int repaired) {
     group_t *g = calloc(1, sizeof(*g));
     if (!g) return;
     g->c = c;
@@ -1242,8 +1313,17 @@ static void group_new(sl_cluster_t *c, mtopic_t *t, uint32_t p) {
     g->replay = 1; /* without a snapshot raft applies its whole log again */
     g->cursor = sl_replica_start(g->rep);
     if (sl__group_start(c, g, g->replicas, g->rf)) {
-        sl_error("cluster: the Raft group %s did not start; its replica here is unavailable", name);
         g->failed = 1;
+        if (g->started && !repaired) {
+            /* Its Raft log is damaged (a closed segment that does not load). Rejoin with an
+             * empty log, keeping the term and vote (metadata1/2): the leader then sends a
+             * snapshot, and the partition log is matched or copied as after any restart. */
+            sl_error("cluster: the Raft log of %s does not load; rebuilding it from the peers", name);
+            g->repair = 1;
+            sl__group_close(g);
+        } else {
+            sl_error("cluster: the Raft group %s did not start; its replica here is unavailable", name);
+        }
     }
 }
 
@@ -1337,6 +1417,11 @@ void sl__part_group_freed(sl_cluster_t *c, group_t *g) {
     }
     if (g->destroy && !c->closing && !topic_groups_left(c, g->topic, g->inc))
         topic_local_destroy(c, g->topic, g->inc);
+    if (g->repair && !c->closing && g->t) {
+        nftw(g->dir, wipe_cb, 16, FTW_PHYS); /* segments and snapshots go; term and vote stay */
+        sl_info("cluster: %s: Raft log wiped (term and vote kept); rejoining its group", g->name);
+        group_new_ex(c, g->t, g->partition, 1);
+    }
 }
 
 void sl__part_close_all(sl_cluster_t *c) {
@@ -1356,7 +1441,8 @@ void sl__part_tick(sl_cluster_t *c, uint64_t now) {
         if (g->closing || !g->started) continue;
         if (g->catching && !g->copy_busy && now >= g->copy_retry_at) copy_next(g);
         if (g->npw) group_flush(g);
-        if (g->failed && is_leader(g) && raft_transferee(&g->raft) == 0) { /* a failed replica must not lead */
+        if ((g->failed || g->catching) && is_leader(g) && raft_transferee(&g->raft) == 0) {
+            /* a replica that failed or is repairing its log must not lead */
             struct raft_transfer *tr = calloc(1, sizeof(*tr));
             if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
             continue;

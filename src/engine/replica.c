@@ -59,12 +59,18 @@ int sl_replica_batch_at(sl_replica_t *p, int64_t offset, uint32_t *crc, uint32_t
     sl_batch_header_t h;
     int rc = sl_log_batch_at(p->log, offset, &h);
     if (rc) return rc;
+    int64_t bad; /* the header alone does not tell a damaged body: check the whole batch */
+    if (sl_log_find_corrupt(p->log, offset, offset + 1, &bad) == 1) return -SL_ECORRUPT;
     *crc = h.crc;
     *count = (uint32_t)h.last_offset_delta + 1;
     return 0;
 }
 
 int64_t sl_replica_start(sl_replica_t *p) { return sl_log_start_offset(p->log); }
+
+int sl_replica_find_corrupt(sl_replica_t *p, int64_t from, int64_t *bad) {
+    return sl_log_find_corrupt(p->log, from, p->log->next_offset, bad);
+}
 
 int sl_replica_truncate(sl_replica_t *p, int64_t offset) {
     if (p->sync_running) return -SL_EIO;

@@ -28,6 +28,8 @@ int64_t sl_replica_end(sl_replica_t *r);      /* next offset */
 int64_t sl_replica_start(sl_replica_t *r);    /* first offset held */
 /* The CRC and record count of the batch starting at offset (-SL_ENOTFOUND if none does). */
 int sl_replica_batch_at(sl_replica_t *r, int64_t offset, uint32_t *crc, uint32_t *count);
+/* The first batch from `from` on whose header or CRC is bad: 1 (*bad set), 0 none. */
+int sl_replica_find_corrupt(sl_replica_t *r, int64_t from, int64_t *bad);
 /* Cuts the log back to end at offset (a batch boundary). */
 int sl_replica_truncate(sl_replica_t *r, int64_t offset);
 /* Deletes every segment and starts the log afresh at offset (a replica too far behind, whose

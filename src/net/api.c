@@ -822,6 +822,10 @@ static void fetch_answer(pending_t *p, sl_http_req_t *req, int rc, sl_fetch_resu
     if (rc == -SL_ENOTFOUND)
         return send_error(api, req, p->route, p->t0, 404, "topic_not_found", NULL, "no topic \"%s\"",
                           p->topic);
+    if (rc == -SL_ECORRUPT && api->cluster) { /* repair this replica from its peers; retry */
+        sl_cluster_replica_damaged(api->cluster, p->topic, p->partition, p->offset < 0 ? 0 : p->offset);
+        rc = -SL_EUNAVAIL;
+    }
     if (rc) return send_engine_error(api, req, p->route, p->t0, rc, "fetch");
     sl_buf_t b = SL_BUF_INIT;
     size_t want = 0;

@@ -254,6 +254,47 @@ int sl_log_batch_at(sl_log_t *log, int64_t offset, sl_batch_header_t *out) {
     return -SL_ENOTFOUND;
 }
 
+int sl_log_find_corrupt(sl_log_t *log, int64_t from, int64_t to, int64_t *bad) {
+    if (from < log->segs[0]->base_offset) from = log->segs[0]->base_offset;
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = find_segment(log, from); i < log->nsegs && !rc && from < to; i++) {
+        sl_segment_t *s = log->segs[i];
+        uint64_t pos = sl_segment_lookup(s, from);
+        while (pos < s->written && from < to) {
+            char hdr[SL_BATCH_HEADER_SIZE];
+            sl_batch_header_t h;
+            ssize_t n = pread(s->fd, hdr, sizeof(hdr), (off_t)pos);
+            if (n != (ssize_t)sizeof(hdr) || sl_batch_parse_header(hdr, (size_t)(s->written - pos), &h)) {
+                /* a header that does not parse: the batch starting here (by the index) is bad */
+                *bad = from > s->base_offset ? from : s->base_offset;
+                rc = 1;
+                break;
+            }
+            size_t len = sl_batch_size(&h);
+            if (len > cap) {
+                char *v = realloc(buf, len);
+                if (!v) {
+                    free(buf);
+                    return -SL_ENOMEM;
+                }
+                buf = v;
+                cap = len;
+            }
+            if (pread(s->fd, buf, len, (off_t)pos) != (ssize_t)len || sl_batch_check_crc(buf, &h)) {
+                *bad = h.base_offset;
+                rc = 1;
+                break;
+            }
+            from = h.base_offset + h.last_offset_delta + 1;
+            pos += len;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
 int sl_log_truncate(sl_log_t *log, int64_t offset) {
     if (offset >= log->next_offset) return 0;
     if (log->sync_busy) {

@@ -99,6 +99,10 @@ int sl_log_truncate(sl_log_t *log, int64_t offset);
 /* The header of the batch starting at offset: 0, -SL_ENOTFOUND (no batch starts there), -SL_EIO. */
 int sl_log_batch_at(sl_log_t *log, int64_t offset, sl_batch_header_t *h);
 
+/* Checks the batches holding offsets [from, to) (header and CRC): 1 with *bad = the first bad
+ * batch's offset, 0 if all are good, -SL_ENOMEM. */
+int sl_log_find_corrupt(sl_log_t *log, int64_t from, int64_t to, int64_t *bad);
+
 /* Deletes every segment and starts empty at offset. */
 int sl_log_reset(sl_log_t *log, int64_t offset);
 
