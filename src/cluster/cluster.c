@@ -209,6 +209,7 @@ static void on_rpc(void *ud, uint64_t from, uint8_t type, uint64_t corr, const c
     case RPC_COPY: sl__part_serve_copy(c, from, corr, p, len); break;
     case RPC_META: sl__meta_serve(c, from, corr, p, len); break;
     case RPC_HTTP: http_serve(c, from, corr, p, len); break;
+    case RPC_STEPDOWN: sl__part_serve_stepdown(c, from, p, len); break;
     default: sl_debug("cluster: unknown RPC %u from node %" PRIu64, type, from);
     }
 }

@@ -27,6 +27,7 @@ enum {
     RPC_COPY_R,
     RPC_HTTP,
     RPC_HTTP_R,
+    RPC_STEPDOWN,                  /* (no answer) "lead no more: your view of my log is wrong" */
 };
 
 typedef struct node {
@@ -131,6 +132,9 @@ struct group {
     int replay;
     int64_t cursor;
     int repair;                    /* Raft's log here did not load: wipe it and rejoin once closed */
+    int need_reset;                /* rejoined with an empty log: the leader must be replaced */
+    uint64_t reset_sent_ms, reset_leader;
+    uint64_t applied_saved_ms, applied_saved;
     group_t *next;                 /* in c->groups */
 };
 

@@ -976,7 +976,8 @@ void sl_cluster_replica_damaged(sl_cluster_t *c, const char *topic, uint32_t par
         g->failed = 1;
         return;
     }
-    g->replay = 0;
+    /* a replay in progress goes on: the entries queued meanwhile are matched against the
+     * copied batches, which are the same */
     g->catching = 1;
     g->catch_target = end;
     g->catch_from = 0;
@@ -1276,6 +1277,7 @@ static int wipe_cb(const char *path, const struct stat *sb, int flag, struct FTW
 }
 
 static void group_new_ex(sl_cluster_t *c, mtopic_t *t, uint32_t p, int repaired);
+static void applied_check(group_t *g);
 static void group_new(sl_cluster_t *c, mtopic_t *t, uint32_t p) { group_new_ex(c, t, p, 0); }
 
 static void group_new_ex(sl_cluster_t *c, mtopic_t *t, uint32_t p, int repaired) {
@@ -1312,7 +1314,9 @@ static void group_new_ex(sl_cluster_t *c, mtopic_t *t, uint32_t p, int repaired)
     c->groups = g;
     g->replay = 1; /* without a snapshot raft applies its whole log again */
     g->cursor = sl_replica_start(g->rep);
-    if (sl__group_start(c, g, g->replicas, g->rf)) {
+    int rc = sl__group_start(c, g, g->replicas, g->rf);
+    if (!rc && !repaired) applied_check(g);
+    if (rc) {
         g->failed = 1;
         if (g->started && !repaired) {
             /* Its Raft log is damaged (a closed segment that does not load). Rejoin with an
@@ -1365,7 +1369,10 @@ static int topic_groups_left(sl_cluster_t *c, const char *topic, uint64_t inc) {
     return 0;
 }
 
+static void applied_save(group_t *g);
+
 static void group_stop(group_t *g, int status) {
+    if (g->started && !g->repair) applied_save(g);
     g->t = NULL;
     fail_pending(g, status);
     for (prop_t *p = g->props; p; p = p->next) {
@@ -1421,6 +1428,8 @@ void sl__part_group_freed(sl_cluster_t *c, group_t *g) {
         nftw(g->dir, wipe_cb, 16, FTW_PHYS); /* segments and snapshots go; term and vote stay */
         sl_info("cluster: %s: Raft log wiped (term and vote kept); rejoining its group", g->name);
         group_new_ex(c, g->t, g->partition, 1);
+        group_t *fresh = group_find(c, g->topic, g->partition);
+        if (fresh && fresh != g) fresh->need_reset = 1;
     }
 }
 
@@ -1428,6 +1437,70 @@ void sl__part_close_all(sl_cluster_t *c) {
     while (c->parked) parked_finish(c->parked, 0);
     for (group_t *g = c->groups; g; g = g->next)
         if (!g->closing) group_stop(g, -SL_ECLOSED);
+}
+
+static void transfer_done_fwd(struct raft_transfer *req) { free(req); }
+
+/* The last applied index, written (not fsynced) every second into the group's directory. At
+ * start, a Raft log that ends before it has lost entries this replica acknowledged (raft_uv
+ * drops a damaged tail when it loads): the group then behaves as one rebuilt empty. */
+static void applied_path(group_t *g, char *out, size_t cap) { snprintf(out, cap, "%s/applied", g->dir); }
+
+static void applied_save(group_t *g) {
+    char path[PATH_MAX], tmp[PATH_MAX + 8], buf[32];
+    applied_path(g, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)raft_last_applied(&g->raft));
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    int ok = fwrite(buf, 1, (size_t)n, f) == (size_t)n;
+    if (fclose(f) == 0 && ok) rename(tmp, path);
+}
+
+static void applied_check(group_t *g) {
+    char path[PATH_MAX];
+    applied_path(g, path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    unsigned long long was = 0;
+    if (fscanf(f, "%llu", &was) == 1 && raft_last_index(&g->raft) < was) {
+        sl_warn("cluster: %s: the Raft log ends at %llu but index %llu was applied before: entries were lost; "
+                "asking for a new leader to repair it", g->name, (unsigned long long)raft_last_index(&g->raft), was);
+        g->need_reset = 1;
+    }
+    fclose(f);
+}
+
+/* ---- a follower that lost its Raft log ---------------------------------------------------------------
+ *
+ * A leader keeps, per follower, the highest index it knows the follower stored, and it ignores
+ * refusals below it (they look stale). A follower that lost its log after acknowledging entries
+ * (a damaged disk, rebuilt empty) is therefore never repaired by that leader. A new leader starts
+ * from nothing: the follower asks the leader to hand leadership to another replica. */
+
+void sl__part_serve_stepdown(sl_cluster_t *c, uint64_t from, const char *p, size_t len) {
+    sl_reader_t r;
+    sl_r_init(&r, p, len);
+    char topic[SL_TOPIC_NAME_MAX + 1];
+    sl_r_str(&r, topic, sizeof(topic));
+    uint64_t inc = sl_r_u64(&r);
+    uint32_t partition = sl_r_u32(&r);
+    group_t *g = r.bad ? NULL : group_find(c, topic, partition);
+    if (!g || g->inc != inc || !is_leader(g) || raft_transferee(&g->raft) != 0) return;
+    raft_id best = 0;
+    raft_index best_match = 0;
+    for (uint32_t i = 0; i < g->rf; i++) {
+        raft_index m = 0;
+        if (g->replicas[i] == c->self || g->replicas[i] == from) continue;
+        if (raft_match_index(&g->raft, g->replicas[i], &m) == 0 && (!best || m > best_match)) {
+            best = g->replicas[i];
+            best_match = m;
+        }
+    }
+    sl_warn("cluster: %s: node %" PRIu64 " rebuilt its Raft log; handing leadership to node %" PRIu64
+            " so that it is repaired", g->name, from, (uint64_t)best);
+    struct raft_transfer *tr = calloc(1, sizeof(*tr));
+    if (tr && raft_transfer(&g->raft, tr, best, transfer_done_fwd)) free(tr);
 }
 
 /* ---- ticks: copy retries, leader balance ---------------------------------------------------------- */
@@ -1440,7 +1513,28 @@ void sl__part_tick(sl_cluster_t *c, uint64_t now) {
     for (group_t *g = c->groups; g; g = g->next) {
         if (g->closing || !g->started) continue;
         if (g->catching && !g->copy_busy && now >= g->copy_retry_at) copy_next(g);
-        if (g->npw) group_flush(g);
+        if (now - g->applied_saved_ms >= 1000 && raft_last_applied(&g->raft) != g->applied_saved) {
+            g->applied_saved_ms = now;
+            g->applied_saved = raft_last_applied(&g->raft);
+            applied_save(g);
+        }
+        if (g->need_reset) {
+            /* until the leader that knew our old log has been replaced */
+            uint64_t l = leader_of(g);
+            if (g->reset_leader && l && l != g->reset_leader) {
+                g->need_reset = 0;
+                sl_info("cluster: %s: node %" PRIu64 " leads now; the rebuilt replica is repaired from it", g->name, l);
+            } else if (l && l != c->self && now - g->reset_sent_ms >= 2000) {
+                g->reset_sent_ms = now;
+                g->reset_leader = l;
+                sl_buf_t b = SL_BUF_INIT;
+                sl_w_str(&b, g->topic);
+                sl_w_u64(&b, g->inc);
+                sl_w_u32(&b, g->partition);
+                if (b.data) sl_mux_send(c->mux, l, RPC_STEPDOWN, 0, b.data, b.len);
+                sl_buf_free(&b);
+            }
+        }
         if ((g->failed || g->catching) && is_leader(g) && raft_transferee(&g->raft) == 0) {
             /* a replica that failed or is repairing its log must not lead */
             struct raft_transfer *tr = calloc(1, sizeof(*tr));

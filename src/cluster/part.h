@@ -9,6 +9,7 @@ void sl__part_topic_start(sl_cluster_t *c, mtopic_t *t);
 void sl__part_topic_stop(sl_cluster_t *c, mtopic_t *t, int destroy);
 void sl__part_serve_produce(sl_cluster_t *c, uint64_t from, uint64_t corr, const char *p, size_t len);
 void sl__part_serve_fetch(sl_cluster_t *c, uint64_t from, uint64_t corr, const char *p, size_t len);
+void sl__part_serve_stepdown(sl_cluster_t *c, uint64_t from, const char *p, size_t len);
 void sl__part_serve_copy(sl_cluster_t *c, uint64_t from, uint64_t corr, const char *p, size_t len);
 void sl__part_tick(sl_cluster_t *c, uint64_t now);
 void sl__part_flush_all(sl_cluster_t *c);
