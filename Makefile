@@ -32,7 +32,7 @@ test: deps-test build
 	$(MAKE) --no-print-directory fuzz
 	SLUICE_BIN=$(CURDIR)/$(BUILD)/sluice $(PYTEST) -q tests/integration tests/crash
 	@echo "fault suite: clusters in network namespaces under kill -9, pause and partitions (docs/FAULTS.md)"
-	$(MAKE) --no-print-directory fault-gate
+	$(MAKE) --no-print-directory fault
 	@echo "integration tests again, against the ASan+UBSan server (any sanitizer report fails a test)"
 	SLUICE_BIN=$(CURDIR)/$(ASAN_BUILD)/sluice ASAN_OPTIONS=detect_leaks=1 $(PYTEST) -q tests/integration
 
@@ -69,12 +69,9 @@ clean:
 
 # Jepsen-style fault suite (tests/fault, docs/FAULTS.md): real nodes in network namespaces; needs root.
 SOAK_SECONDS ?= 600
-.PHONY: fault fault-gate soak
+.PHONY: fault soak
 fault: build
 	SLUICE_BIN=$(CURDIR)/$(BUILD)/sluice $(PYTEST) -q tests/fault
-# What `make test` runs: every scenario except the two damaged-disk ones, which still fail
-# (docs/FAULTS.md, issue 4's closing note) and run with `make fault`.
-fault-gate: build
-	SLUICE_BIN=$(CURDIR)/$(BUILD)/sluice $(PYTEST) -q tests/fault -k "not damaged_follower_disk"
+
 soak: build
 	SLUICE_BIN=$(CURDIR)/$(BUILD)/sluice SLUICE_SOAK_SECONDS=$(SOAK_SECONDS) $(PYTEST) -q -s tests/fault/test_fault_soak.py
