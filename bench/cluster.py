@@ -472,9 +472,8 @@ def main():
     sluice = os.path.join(tmp, "sluice")
     shutil.copy2(src_bin, sluice)
     lg1 = os.path.join(tmp, "loadgen")          # bench/loadgen, as bench/run.sh builds it
-    lgc = os.path.join(tmp, "loadgen-cluster")  # bench/cluster/loadgen.c
+    lgc = lg1                                   # the same program: --ports spreads over the nodes
     subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "bench/loadgen"), f"OUT={lg1}"], check=True)
-    subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "bench/cluster"), f"OUT={lgc}"], check=True)
     helptext = subprocess.run([sluice, "serve", "--help"], capture_output=True, text=True).stdout + \
         subprocess.run([sluice, "serve", "--help"], capture_output=True, text=True).stderr
     has_cluster = "--node-id" in helptext

@@ -1,7 +1,14 @@
-/* The load generator behind `make bench`: drives sluice, nginx (HTTP/1.1 keep-alive clients over
- * epoll), Redis (hiredis-formatted pipelined XADD/XRANGE over the same epoll loop) and NATS
- * JetStream (cnats) with the same 200-byte JSON events, and prints one machine-readable
- * `RESULT key=value ...` line per measurement for bench/run.sh to tabulate. */
+/* The load generator of bench/cluster.py: a copy of bench/loadgen/loadgen.c (same HTTP client, same
+ * 200-byte events, same RESULT lines) with four additions for clusters, marked "cluster:":
+ *   --ports P1,P2,...   HTTP connections are spread round-robin over these ports (connection i
+ *                       goes to port i % n); --port P alone behaves exactly as the original.
+ *   --tolerant 1        a connection that fails (refused, reset, closed) counts one error and
+ *                       reconnects to the next port instead of aborting the run (failover load).
+ *   SIGTERM/SIGINT      end the measurement window now and print the RESULT line as usual.
+ *   --urls U1,U2,...    NATS: the servers of a cluster (connects to the first, no randomizing);
+ *   --replicas N        NATS: the stream's replicas; js_AddStream is retried while the cluster forms,
+ *                       and PublishAsync waits up to 30 s (not 200 ms) when MaxPending is reached.
+ * Built by bench/cluster/Makefile. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +40,8 @@
 typedef struct opts {
     const char *mode, *host, *path, *system, *shape, *topic;
     int port, clients, batch, threads, partitions, pipeline;
+    int nports, ports[16], tolerant, replicas; /* cluster: --ports, --tolerant, --replicas */
+    const char *urls;                          /* cluster: --urls (NATS servers) */
     double seconds, warmup, rate;
     int64_t count;
 } opts_t;
@@ -39,7 +49,7 @@ typedef struct opts {
 static opts_t O = {
     .host = "127.0.0.1", .path = "/v1/topics/bench/events", .topic = "bench", .port = 8080,
     .clients = 16, .batch = 1000, .threads = 2, .partitions = 4, .pipeline = 1000,
-    .seconds = 10, .warmup = 2,
+    .seconds = 10, .warmup = 2, .replicas = 1,
 };
 
 static uint64_t now_ns(void) {
@@ -143,6 +153,7 @@ typedef struct conn {
     char err[ERR_KEEP];    /* first bytes of a non-200 body */
     size_t err_len;
     int part_i;            /* fetch: index into this conn's partition list */
+    int port_i;            /* cluster: index into O.ports of this connection's server */
     int64_t offset;        /* fetch: next offset to ask for */
     uint64_t rng;
 } conn_t;
@@ -154,7 +165,7 @@ typedef struct worker {
     lat_t lat;
     uint64_t reqs, events, bytes, errors, resp_bytes, lines, t_first, t_last;
     double rate; /* requests/s this worker paces at (open loop); 0 = closed loop */
-    char first_err[ERR_KEEP + 64];
+    char first_err[HDR_MAX + ERR_KEEP + 64]; /* cluster: with the response head */
 } worker_t;
 
 static worker_t W[MAX_THREADS];
@@ -162,16 +173,32 @@ static uint64_t t_begin, t_measure, t_end; /* run start, measure window [t_measu
 static atomic_int_fast64_t budget;      /* fixed-count mode: events still to issue */
 static int fixed_count, fetch_mode;
 
-static int tcp_connect(void) {
+/* cluster: connects to `port`; -1 (errno set) instead of dying when `soft` */
+static int tcp_connect_port(int port, int soft) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)O.port)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, O.host, &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) die("connect");
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        if (!soft) die("connect");
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;
+}
+
+static int tcp_connect(void) { return tcp_connect_port(O.port, 0); }
+
+/* cluster: SIGTERM/SIGINT end the measurement window early */
+static volatile sig_atomic_t stop_req;
+static void on_stop(int sig) {
+    (void)sig;
+    stop_req = 1;
 }
 
 static void ep_set(worker_t *w, conn_t *c, uint32_t ev) {
@@ -220,6 +247,29 @@ static void fetch_build(conn_t *c) {
     c->req_len = (size_t)n;
 }
 
+static void conn_send(worker_t *w, conn_t *c, uint64_t due);
+
+/* cluster (--tolerant): the connection failed; count an error and connect to the next live port.
+ * Open loop: the pacer sends on it again; closed loop: the next request goes out now. */
+static void conn_fail(worker_t *w, conn_t *c, const char *what) {
+    int e = errno;
+    w->errors++;
+    if (!w->first_err[0]) snprintf(w->first_err, sizeof(w->first_err), "%s: %s", what, strerror(e));
+    close(c->fd);
+    c->fd = -1;
+    for (int tries = 0; c->fd < 0; tries++) {
+        c->port_i = (c->port_i + 1) % O.nports;
+        c->fd = tcp_connect_port(O.ports[c->port_i], 1);
+        if (c->fd >= 0) break;
+        if (tries >= 20 * O.nports * 25) die("reconnect: no server for 10 s");
+        if ((tries + 1) % O.nports == 0) usleep(20000);
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl add");
+    c->state = C_IDLE;
+    if (w->rate <= 0 && now_ns() < t_end) conn_send(w, c, now_ns());
+}
+
 static void conn_write(worker_t *w, conn_t *c) {
     while (c->wpos < c->req_len) {
         ssize_t n = write(c->fd, c->req + c->wpos, c->req_len - c->wpos);
@@ -227,6 +277,10 @@ static void conn_write(worker_t *w, conn_t *c) {
             if (errno == EAGAIN) {
                 if (c->state != C_WRITING) ep_set(w, c, EPOLLIN | EPOLLOUT);
                 c->state = C_WRITING;
+                return;
+            }
+            if (O.tolerant) {
+                conn_fail(w, c, "write");
                 return;
             }
             die("write");
@@ -308,7 +362,16 @@ static void conn_read(worker_t *w, conn_t *c) {
         ssize_t n = read(c->fd, dst, cap);
         if (n < 0) {
             if (errno == EAGAIN) return;
+            if (O.tolerant) {
+                conn_fail(w, c, "read");
+                return;
+            }
             die("read");
+        }
+        if (n == 0 && O.tolerant) {
+            errno = ECONNRESET;
+            conn_fail(w, c, "server closed the connection");
+            return;
         }
         if (n == 0) {
             fprintf(stderr, "loadgen: server closed connection %d (state %d)\n", c->idx, c->state);
@@ -333,15 +396,18 @@ static void conn_read(worker_t *w, conn_t *c) {
                 continue;
             }
             size_t hend = (size_t)(end - c->hdr) + 4, extra = c->hlen - hend;
+            char first = c->hdr[hend]; /* cluster: hdr_parse writes a NUL over the first body byte */
             if (hdr_parse(c, hend) < 0) {
                 fprintf(stderr, "loadgen: unsupported response: %.200s\n", c->hdr);
                 exit(1);
             }
+            c->hdr[hend] = first;
             if ((int64_t)extra > c->body_left) {
                 fprintf(stderr, "loadgen: response longer than its Content-Length\n");
                 exit(1);
             }
             body_bytes(w, c, end + 4, extra);
+            c->hdr[hend - 4] = 0; /* cluster: the head alone, for the first error's message */
             c->body_left -= (int64_t)extra;
         } else {
             body_bytes(w, c, dst, (size_t)n);
@@ -371,7 +437,12 @@ static void conn_done(worker_t *w, conn_t *c, uint64_t t) {
     if (!ok) {
         w->errors++;
         if (!w->first_err[0])
-            snprintf(w->first_err, sizeof(w->first_err), "status %d: %s", c->status, c->err);
+        {   /* cluster: the head too (Content-Length, Retry-After), on one line */
+            snprintf(w->first_err, sizeof(w->first_err), "status %d: %s [response head: %s]", c->status, c->err,
+                     c->hdr);
+            for (char *q = w->first_err; *q; q++)
+                if (*q == '\r' || *q == '\n') *q = ' ';
+        }
     }
     c->state = C_IDLE;
     if (fetch_mode) {
@@ -416,6 +487,7 @@ static void *http_worker(void *arg) {
     }
     for (;;) {
         uint64_t now = now_ns();
+        if (stop_req && t_end > now) __atomic_store_n(&t_end, now, __ATOMIC_RELAXED);
         int live = 0;
         for (int i = 0; i < w->nconn; i++) live += w->conns[i].state != C_DONE;
         if (!live) break;
@@ -446,6 +518,7 @@ static void *http_worker(void *arg) {
                 timeout = -1; /* all connections busy: wait for a response */
             }
         }
+        if (timeout < 0 || timeout > 100000000) timeout = 100000000; /* cluster: see stop_req */
         int n = sys_epoll_wait_ns(w->epfd, ev, 256, timeout);
         if (n < 0 && errno != EINTR) die("epoll_wait");
         for (int i = 0; i < n; i++) {
@@ -488,7 +561,8 @@ static int run_http(void) {
         for (int i = 0; i < w->nconn; i++) {
             conn_t *c = &w->conns[i];
             c->idx = t + i * T;
-            c->fd = tcp_connect();
+            c->port_i = c->idx % O.nports;
+            c->fd = tcp_connect_port(O.ports[c->port_i], 0);
             c->rng = 0x9e3779b97f4a7c15ull * (uint64_t)(c->idx + 1);
             if (fetch_mode) {
                 if (c->idx >= O.partitions) c->state = C_DONE;
@@ -514,6 +588,8 @@ static int run_http(void) {
         if (W[t].first_err[0] && !err) err = W[t].first_err;
     }
     double secs = (fixed_count || fetch_mode) ? (double)(last - t_begin) / 1e9 : O.seconds;
+    if (stop_req && !fixed_count && !fetch_mode) /* cluster: stopped early */
+        secs = t_end > t_measure ? (double)(t_end - t_measure) / 1e9 : 1e-9;
     if (err) fprintf(stderr, "loadgen: %" PRIu64 " errors; first: %s\n", errors, err);
     char extra[160];
     if (fetch_mode) {
@@ -521,8 +597,8 @@ static int run_http(void) {
                  (double)resp / 1e6 / secs, (double)events * EVENT_BYTES / 1e6 / secs, resp);
         bytes = resp;
     } else {
-        snprintf(extra, sizeof(extra), "clients=%d batch=%d threads=%d target_rate=%.0f", O.clients,
-                 O.batch, T, O.rate);
+        snprintf(extra, sizeof(extra), "clients=%d batch=%d threads=%d target_rate=%.0f servers=%d",
+                 O.clients, O.batch, T, O.rate, O.nports);
     }
     print_result(O.system, O.shape, secs, reqs, events, (double)bytes / 1e6, &lat, errors, extra);
     return 0;
@@ -804,11 +880,25 @@ static int run_nats(void) {
     char url[128];
     snprintf(url, sizeof(url), "nats://%s:%d", O.host, O.port);
     NATS_CHECK(natsOptions_Create(&no));
-    NATS_CHECK(natsOptions_SetURL(no, url));
+    if (O.urls) { /* cluster: every server of the cluster, the first one used while it is up */
+        static char ubuf[1024];
+        const char *list[16];
+        int nu = 0;
+        snprintf(ubuf, sizeof(ubuf), "%s", O.urls);
+        for (char *sv = NULL, *u = strtok_r(ubuf, ",", &sv); u && nu < 16; u = strtok_r(NULL, ",", &sv))
+            list[nu++] = u;
+        NATS_CHECK(natsOptions_SetServers(no, list, nu));
+        NATS_CHECK(natsOptions_SetNoRandomize(no, true));
+    } else {
+        NATS_CHECK(natsOptions_SetURL(no, url));
+    }
     NATS_CHECK(natsConnection_Connect(&nc, no));
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = O.pipeline;
     jo.PublishAsync.ErrHandler = nats_err_cb;
+    /* cluster: a replicated stream can stall longer than cnats' 200 ms default (leader changes
+     * under load); wait instead of failing the run, the stall shows in the rate */
+    jo.PublishAsync.StallWait = 30000;
     NATS_CHECK(natsConnection_JetStream(&js, nc, &jo));
     jsStreamConfig_Init(&sc);
     const char *subjects[] = {"bench"};
@@ -816,10 +906,27 @@ static int run_nats(void) {
     sc.Subjects = subjects;
     sc.SubjectsLen = 1;
     sc.Storage = js_FileStorage;
-    natsStatus s = js_AddStream(NULL, js, &sc, NULL, &jerr);
-    if (s != NATS_OK) {
-        fprintf(stderr, "loadgen: js_AddStream: %s (%d)\n", natsStatus_GetText(s), (int)jerr);
-        return 1;
+    sc.Replicas = O.replicas; /* cluster: --replicas */
+    natsStatus s;
+    uint64_t add_until = now_ns() + 30000000000ull; /* cluster: retried while the cluster forms */
+    for (;;) {
+        jerr = 0;
+        jsStreamInfo *si = NULL;
+        s = js_AddStream(&si, js, &sc, NULL, &jerr);
+        if (s == NATS_OK) {
+            if (si && si->Cluster)
+                fprintf(stderr, "loadgen: stream BENCH replicas=%d cluster=%s leader=%s\n", O.replicas,
+                        si->Cluster->Name ? si->Cluster->Name : "-",
+                        si->Cluster->Leader ? si->Cluster->Leader : "-");
+            jsStreamInfo_Destroy(si);
+            break;
+        }
+        if (now_ns() > add_until) {
+            fprintf(stderr, "loadgen: js_AddStream: %s (%d) %s\n", natsStatus_GetText(s), (int)jerr,
+                    nats_GetLastError(NULL));
+            return 1;
+        }
+        usleep(200000);
     }
     char ev[EVENT_BYTES];
     uint64_t rng = 12345;
@@ -874,6 +981,7 @@ static void usage(void) {
             "usage: loadgen MODE [--port P] [--host H] [--seconds S] [--warmup S] [--clients N]\n"
             "               [--batch N] [--threads N] [--rate R] [--count N] [--partitions N]\n"
             "               [--pipeline N] [--topic T] [--path PATH]\n"
+            "               [--ports P1,P2,..] [--tolerant 1] [--urls U1,U2,..] [--replicas N]\n"
             "modes: sluice-batch sluice-single sluice-rate sluice-fetch nginx\n"
             "       redis-batch redis-single redis-xrange nats-async nats-sync\n"
             "       request METHOD PATH [BODY]   free-port   wait-port --port P [--seconds S]\n");
@@ -908,9 +1016,27 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--pipeline")) O.pipeline = atoi(v), set_pipeline = 1;
         else if (!strcmp(a, "--topic")) O.topic = v;
         else if (!strcmp(a, "--path")) O.path = v;
+        else if (!strcmp(a, "--ports")) {
+            char *end = (char *)v;
+            O.nports = 0;
+            while (*end && O.nports < 16) {
+                O.ports[O.nports++] = (int)strtol(end, &end, 10);
+                if (*end == ',') end++;
+                else if (*end) usage();
+            }
+        }
+        else if (!strcmp(a, "--tolerant")) O.tolerant = atoi(v);
+        else if (!strcmp(a, "--urls")) O.urls = v;
+        else if (!strcmp(a, "--replicas")) O.replicas = atoi(v);
         else usage();
     }
     (void)pos;
+    if (!O.nports) O.ports[O.nports++] = O.port; /* cluster: --port P = --ports P */
+    else O.port = O.ports[0];
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     static char path[300];
     snprintf(path, sizeof(path), "/v1/topics/%s/events", O.topic);
     if (strcmp(O.path, "/v1/topics/bench/events") == 0) O.path = path;

@@ -421,6 +421,24 @@ static int meta_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void 
     return 0;
 }
 
+int sl__snapshot_bufs(sl_buf_t *b, struct raft_buffer *bufs[], unsigned *n) {
+    struct raft_buffer *v = raft_malloc(sizeof(*v));
+    void *data = b->data ? raft_malloc(b->len) : NULL;
+    if (!v || !data) {
+        raft_free(v);
+        raft_free(data);
+        sl_buf_free(b);
+        return RAFT_NOMEM;
+    }
+    memcpy(data, b->data, b->len);
+    v->base = data;
+    v->len = b->len;
+    sl_buf_free(b);
+    *bufs = v;
+    *n = 1;
+    return 0;
+}
+
 static int meta_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
     group_t *g = fsm->data;
     sl_cluster_t *c = g->c;
@@ -457,22 +475,8 @@ static int meta_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
         if (ok) sl_group_info_free(&gi);
     }
     if (names) sl_names_free(names, ng);
-    struct raft_buffer *v = raft_malloc(sizeof(*v));
-    void *data = raft_malloc(b.len ? b.len : 1);
-    if (!v || !data) {
-        raft_free(v);
-        raft_free(data);
-        sl_buf_free(&b);
-        return RAFT_NOMEM;
-    }
-    memcpy(data, b.data, b.len);
-    v->base = data;
-    v->len = b.len;
-    sl_buf_free(&b);
-    *bufs = v;
-    *n = 1;
     c->snapshots++;
-    return 0;
+    return sl__snapshot_bufs(&b, bufs, n);
 }
 
 static int meta_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
@@ -705,6 +709,21 @@ static void user_op_done(sl_cluster_t *c, void *ud, int status, const char *msg,
     meta_waits_check(c, sl__cluster_now_ms());
 }
 
+/* Proposes the command in b (freed here) for an API caller; cb once this node applied it. */
+static int user_propose(sl_cluster_t *c, sl_buf_t *b, sl_cluster_done_cb cb, void *ud) {
+    user_op_t *u = malloc(sizeof(*u));
+    if (!u || !b->data) {
+        free(u);
+        sl_buf_free(b);
+        return -SL_ENOMEM;
+    }
+    u->cb = cb;
+    u->ud = ud;
+    sl__meta_propose(c, b, user_op_done, u);
+    sl_buf_free(b);
+    return 0;
+}
+
 static size_t nodes_sorted(sl_cluster_t *c, uint64_t *ids) {
     size_t n = 0;
     for (size_t i = 0; i < c->nnodes; i++) ids[n++] = c->nodes[i].id;
@@ -743,17 +762,7 @@ int sl_cluster_topic_create(sl_cluster_t *c, const sl_topic_config_t *cfg, uint3
     sl_w_u8(&b, CMD_TOPIC_CREATE);
     encode_topic(&b, &t);
     free(t.replicas);
-    user_op_t *u = malloc(sizeof(*u));
-    if (!u || !b.data) {
-        free(u);
-        sl_buf_free(&b);
-        return -SL_ENOMEM;
-    }
-    u->cb = cb;
-    u->ud = ud;
-    sl__meta_propose(c, &b, user_op_done, u);
-    sl_buf_free(&b);
-    return 0;
+    return user_propose(c, &b, cb, ud);
 }
 
 int sl_cluster_topic_delete(sl_cluster_t *c, const char *name, sl_cluster_done_cb cb, void *ud) {
@@ -761,17 +770,7 @@ int sl_cluster_topic_delete(sl_cluster_t *c, const char *name, sl_cluster_done_c
     sl_buf_t b = SL_BUF_INIT;
     sl_w_u8(&b, CMD_TOPIC_DELETE);
     sl_w_str(&b, name);
-    user_op_t *u = malloc(sizeof(*u));
-    if (!u || !b.data) {
-        free(u);
-        sl_buf_free(&b);
-        return -SL_ENOMEM;
-    }
-    u->cb = cb;
-    u->ud = ud;
-    sl__meta_propose(c, &b, user_op_done, u);
-    sl_buf_free(&b);
-    return 0;
+    return user_propose(c, &b, cb, ud);
 }
 
 int sl_cluster_topic_get(sl_cluster_t *c, const char *name, sl_topic_config_t *cfg, uint32_t *rf) {
@@ -815,17 +814,7 @@ int sl_cluster_offsets_commit(sl_cluster_t *c, const char *group, const sl_commi
         sl_w_u32(&b, cm[i].partition);
         sl_w_i64(&b, cm[i].offset);
     }
-    user_op_t *u = malloc(sizeof(*u));
-    if (!u || !b.data) {
-        free(u);
-        sl_buf_free(&b);
-        return -SL_ENOMEM;
-    }
-    u->cb = cb;
-    u->ud = ud;
-    sl__meta_propose(c, &b, user_op_done, u);
-    sl_buf_free(&b);
-    return 0;
+    return user_propose(c, &b, cb, ud);
 }
 
 uint64_t sl_cluster_meta_leader(sl_cluster_t *c) {

@@ -723,22 +723,8 @@ static int part_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
         for (uint32_t k = 0; k < d->nsub; k++) sl_w_i64(&b, d->bases[k]);
     }
     sl_w_u64(&b, g->ded_clock);
-    struct raft_buffer *v = raft_malloc(sizeof(*v));
-    void *data = b.data ? raft_malloc(b.len) : NULL;
-    if (!v || !data) {
-        raft_free(v);
-        raft_free(data);
-        sl_buf_free(&b);
-        return RAFT_NOMEM;
-    }
-    memcpy(data, b.data, b.len);
-    v->base = data;
-    v->len = b.len;
-    sl_buf_free(&b);
-    *bufs = v;
-    *n = 1;
     c->snapshots++;
-    return 0;
+    return sl__snapshot_bufs(&b, bufs, n);
 }
 
 static int part_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {

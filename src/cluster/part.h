@@ -31,6 +31,8 @@ int sl__group_start(sl_cluster_t *c, group_t *g, const uint64_t *voters, size_t 
 void sl__group_close(group_t *g);
 void sl__flush_schedule(sl_cluster_t *c);
 void sl__cluster_close_continue(sl_cluster_t *c);
+/* A snapshot's one buffer, copied from b (freed) into raft_malloc'ed memory. */
+int sl__snapshot_bufs(sl_buf_t *b, struct raft_buffer *bufs[], unsigned *n);
 void sl__meta_serve(sl_cluster_t *c, uint64_t from, uint64_t corr, const char *p, size_t len);
 
 #endif

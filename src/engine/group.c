@@ -560,51 +560,6 @@ static int offsets_append(sl_engine_t *e, const char *group, const sl_commit_t *
     return 0;
 }
 
-int sl_group_commit(sl_engine_t *e, const char *group, const char *member, int64_t generation,
-                    const sl_commit_t *c, size_t n, sl_status_cb cb, void *ud) {
-    if (e->closing) return -SL_ECLOSED;
-    sl_group_t *g = group_find(e, group);
-    member_t *m = g ? member_find(g, member) : NULL;
-    if (!m) return -SL_ENOTFOUND;
-    m->last_seen = sl_mono_ms();
-    if (generation >= 0 && generation != g->generation) return -SL_ESTALE;
-    for (size_t i = 0; i < n; i++) {
-        int owned = 0;
-        for (size_t k = 0; k < m->ntps && !owned; k++)
-            owned = m->tps[k].partition == c[i].partition && !strcmp(m->tps[k].topic, c[i].topic);
-        if (!owned) return -SL_ENOTASSIGNED;
-        if (c[i].offset < 0) return -SL_EINVAL;
-    }
-    commit_ctx_t *x = calloc(1, sizeof(*x));
-    if (!x) return -SL_ENOMEM;
-    x->e = e;
-    x->cb = cb;
-    x->ud = ud;
-    x->group = strdup(group);
-    x->c = calloc(n + 1, sizeof(*x->c));
-    if (!x->group || !x->c) {
-        commit_ctx_free(x);
-        return -SL_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        x->c[i] = c[i];
-        if (!(x->c[i].topic = strdup(c[i].topic))) {
-            commit_ctx_free(x);
-            return -SL_ENOMEM;
-        }
-        x->n++;
-    }
-    int rc = offsets_append(e, group, c, n, commit_done, x);
-    if (rc) {
-        commit_ctx_free(x);
-        return rc;
-    }
-    /* The in-memory map follows the log's order (not durability), so a compaction snapshot
-     * taken now includes this commit. */
-    for (size_t i = 0; i < n; i++) offs_set(g, c[i].topic, c[i].partition, c[i].offset);
-    return 0;
-}
-
 int sl_group_commit_check(sl_engine_t *e, const char *group, const char *member, int64_t generation,
                           const sl_commit_t *c, size_t n) {
     if (e->closing) return -SL_ECLOSED;
@@ -652,8 +607,16 @@ int sl_group_offsets_store(sl_engine_t *e, const char *group, const sl_commit_t 
         commit_ctx_free(x);
         return rc;
     }
+    /* The in-memory map follows the log's order (not durability), so a compaction snapshot
+     * taken now includes this commit. */
     for (size_t i = 0; i < n; i++) offs_set(g, c[i].topic, c[i].partition, c[i].offset);
     return 0;
+}
+
+int sl_group_commit(sl_engine_t *e, const char *group, const char *member, int64_t generation,
+                    const sl_commit_t *c, size_t n, sl_status_cb cb, void *ud) {
+    int rc = sl_group_commit_check(e, group, member, generation, c, n);
+    return rc ? rc : sl_group_offsets_store(e, group, c, n, cb, ud);
 }
 
 /* ---- compaction ------------------------------------------------------------------------------ */
