@@ -1521,13 +1521,12 @@ void sl__part_tick(sl_cluster_t *c, uint64_t now) {
                 sl_buf_free(&b);
             }
         }
+        /* Requests held while a leadership transfer ran (group_flush holds them) or queued
+         * when leadership moved without a proposal finishing: the transfer is over now, so
+         * propose them here or send them to the new leader. Nothing else wakes them. */
+        if (g->npw) group_flush(g);
         if ((g->failed || g->catching) && is_leader(g) && raft_transferee(&g->raft) == 0) {
             /* a replica that failed or is repairing its log must not lead */
-            struct raft_transfer *tr = calloc(1, sizeof(*tr));
-            if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
-            continue;
-        }
-        if (g->failed && is_leader(g) && raft_transferee(&g->raft) == 0) { /* a failed replica must not lead */
             struct raft_transfer *tr = calloc(1, sizeof(*tr));
             if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
             continue;

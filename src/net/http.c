@@ -1106,7 +1106,7 @@ sl_http_req_t *sl_http_req_new(int method, const char *path, const char *query, 
             r->hdrs = v;
             r->hdrs_cap = cap;
         }
-        bad = sb_put(r, headers[i], strlen(headers[i]), &o);
+        if ((bad = sb_put(r, headers[i], strlen(headers[i]), &o))) break;
         r->hdrs[r->nhdrs++] = (uint32_t)o;
     }
     if (!bad && body_len) {

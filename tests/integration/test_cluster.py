@@ -694,6 +694,27 @@ def test_idempotent_produce_spanning_partitions(cluster):
     assert total == 20
 
 
+def test_produce_while_leaders_move_to_their_preferred_nodes(cluster):
+    """A fresh topic's partitions elect whichever replica wins; within 2 s the leaders hand over
+    to their preferred replicas. A request that arrives during such a transfer is held until it
+    ends and must then be proposed, or sent to the new leader: it must never wait forever (it
+    did: CI run of e2132d2, a read timeout). Each request is answered (the client's timeout is
+    15 s) and every event is stored once."""
+    c = cluster
+    for _ in range(6):
+        name = "c-%s" % uuid.uuid4().hex[:10]
+        create_topic(c.node(1), name, partitions=3, key="/k", replication_factor=NODES)
+        end = time.monotonic() + 3.0                # spans the first balancing round
+        sent = 0
+        while time.monotonic() < end:
+            body = ndjson({"k": "k%d" % i, "i": sent + i} for i in range(10))
+            expect(post_events(c.node(1 + sent // 10 % 3), name, body), 200)
+            sent += 10
+        got = sorted(r["value"]["i"]
+                     for p in range(3) for r in read_all(c.node(1), name, p))
+        assert got == list(range(sent))
+
+
 def test_idempotent_retry_of_keyless_events_on_other_nodes(cluster):
     """Keyless events go to a partition the receiving node picks (sticky, rotating per
     request). A retry with the same producer id and sequence, sent to another node as
