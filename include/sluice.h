@@ -34,6 +34,8 @@ enum {
     SL_EUNAVAIL = 15,  /* cluster: the node that must answer cannot be reached (retry) */
     SL_ETIMEDOUT = 16, /* cluster: no answer in time; the write may or may not have happened */
     SL_ESEQUENCE = 17, /* cluster: an idempotent producer's sequence number went backwards */
+    SL_ECONFLICT = 18, /* cluster: the change conflicts with the cluster's state */
+    SL_EREMOVED = 19,  /* cluster: this node was removed from the cluster */
 };
 const char *sl_strerror(int err); /* err may be negative */
 

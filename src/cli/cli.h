@@ -9,7 +9,8 @@ int sl_cli_serve(int argc, char **argv);   /* sluice serve [flags]; argv[0] is "
 struct sl_cli_ctx;                         /* client.h */
 /* sluice sql [options]: scripts or the interactive SQL shell (sql.c); argv[0] is "sql". */
 int sl_cli_sql(struct sl_cli_ctx *ctx, int argc, char **argv);
-/* sluice cluster status: a node's view of the cluster (cluster.c); argv[0] is "cluster". */
+/* sluice cluster status|add|remove: a node's view of the cluster, membership changes
+ * (cluster.c); argv[0] is "cluster". */
 int sl_cli_cluster(struct sl_cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct sl_http {
     cli_buf_t body;                 /* the last response's body */
     long status;                   /* its HTTP status, 0 before a response */
     long long next_offset;         /* its Sluice-Next-Offset header, -1 when absent */
+    long long retry_after;         /* its Retry-After header (seconds), -1 when absent */
     int interruptible;             /* abort the transfer once sl_cli_interrupted is set */
 } sl_http_t;
 

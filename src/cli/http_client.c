@@ -1,6 +1,6 @@
 /* The client's HTTP transport: one libcurl easy handle per sl_http_t, reused request after
  * request so its keep-alive connection is too. It collects the response body and the
- * Sluice-Next-Offset header, lets a SIGINT cut a long poll short, and turns transport
+ * Sluice-Next-Offset and Retry-After headers, lets a SIGINT cut a long poll short, and turns transport
  * failures and the server's JSON error bodies into one-line messages on stderr. */
 #include <ctype.h>
 #include <stdio.h>
@@ -19,19 +19,26 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
     return size * nmemb;
 }
 
+/* The decimal value of header line data[0..len) when it is "NAME: digits", else -1. name is
+ * lower case and ends with the colon. */
+static long long header_number(const char *data, size_t len, const char *name) {
+    size_t n = strlen(name), i = n, digits = 0;
+    long long v = 0;
+    if (len <= n || strncasecmp(data, name, n) != 0) return -1;
+    while (i < len && (data[i] == ' ' || data[i] == '\t')) i++;
+    for (; i < len && isdigit((unsigned char)data[i]) && digits < 18; i++, digits++)
+        v = v * 10 + (data[i] - '0');
+    return digits ? v : -1;
+}
+
 /* Called once per header line, for every response (a 100 Continue included). */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
-    static const char name[] = "sluice-next-offset:";
     sl_http_t *h = ud;
     size_t len = size * nmemb;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) h->next_offset = -1;
-    if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        long long v = 0;
-        size_t i = sizeof name - 1, digits = 0;
-        while (i < len && (data[i] == ' ' || data[i] == '\t')) i++;
-        for (; i < len && isdigit((unsigned char)data[i]); i++, digits++) v = v * 10 + (data[i] - '0');
-        if (digits) h->next_offset = v;
-    }
+    long long v;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) h->next_offset = h->retry_after = -1;
+    if ((v = header_number(data, len, "sluice-next-offset:")) >= 0) h->next_offset = v;
+    if ((v = header_number(data, len, "retry-after:")) >= 0) h->retry_after = v;
     return len;
 }
 
@@ -48,7 +55,7 @@ int sl_http_init(sl_http_t *h, const char *server) {
     h->base = sl_cli_xrealloc(NULL, n + 1);
     memcpy(h->base, server, n);
     h->base[n] = '\0';
-    h->next_offset = -1;
+    h->next_offset = h->retry_after = -1;
     h->easy = curl_easy_init();
     if (!h->easy) {
         fputs("sluice: cannot initialise libcurl\n", stderr);
@@ -111,7 +118,7 @@ void sl_http_prepare(sl_http_t *h, const char *method, const char *path, const c
     }
     cli_buf_reset(&h->body);
     h->status = 0;
-    h->next_offset = -1;
+    h->next_offset = h->retry_after = -1;
     h->errbuf[0] = '\0';
 }
 

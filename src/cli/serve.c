@@ -14,7 +14,7 @@
 enum {
     OPT_LISTEN = 1000, OPT_DATA, OPT_FSYNC, OPT_SEG_BYTES, OPT_SEG_MS, OPT_MAX_REQ, OPT_MAX_EVENT, OPT_MAX_EVENTS,
     OPT_MAX_CONN, OPT_MAX_HDR, OPT_IDLE, OPT_REQ_TIMEOUT, OPT_RET_CHECK, OPT_SESS_CHECK, OPT_SQL_CKPT, OPT_SQL_MEM, OPT_SQL_THREADS, OPT_LOG,
-    OPT_NODE_ID, OPT_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT, OPT_HELP,
+    OPT_NODE_ID, OPT_CLUSTER, OPT_ELECTION, OPT_HEARTBEAT, OPT_HELP, OPT_JOIN,
 };
 
 typedef struct setting {
@@ -54,6 +54,8 @@ static void usage(FILE *f) {
                "set by its environment variable; a flag wins.\n\n");
     for (size_t i = 0; i < NSETTINGS; i++)
         fprintf(f, "  --%-20s %-26s %s\n", settings[i].flag, settings[i].env, settings[i].help);
+    fprintf(f, "  --%-20s %-26s %s\n", "join", "SLUICE_JOIN=1",
+            "join a running cluster (then `sluice cluster add ID@HOST:PORT`) instead of bootstrapping one");
     fprintf(f, "  --help\n");
 }
 
@@ -149,11 +151,14 @@ int sl_cli_serve(int argc, char **argv) {
             return 2;
         }
     }
-    struct option opts[NSETTINGS + 2];
+    const char *jv = getenv("SLUICE_JOIN");
+    if (jv && *jv && strcmp(jv, "0")) cfg.cluster.join = 1;
+    struct option opts[NSETTINGS + 3];
     for (size_t i = 0; i < NSETTINGS; i++)
         opts[i] = (struct option){settings[i].flag, required_argument, NULL, settings[i].id};
     opts[NSETTINGS] = (struct option){"help", no_argument, NULL, OPT_HELP};
-    opts[NSETTINGS + 1] = (struct option){NULL, 0, NULL, 0};
+    opts[NSETTINGS + 1] = (struct option){"join", no_argument, NULL, OPT_JOIN};
+    opts[NSETTINGS + 2] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -164,6 +169,10 @@ int sl_cli_serve(int argc, char **argv) {
         if (c == '?') {
             usage(stderr);
             return 2;
+        }
+        if (c == OPT_JOIN) {
+            cfg.cluster.join = 1;
+            continue;
         }
         if (apply(&cfg, c, optarg)) {
             for (size_t i = 0; i < NSETTINGS; i++)
@@ -176,6 +185,10 @@ int sl_cli_serve(int argc, char **argv) {
     if (optind < argc) {
         fprintf(stderr, "sluice serve: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (cfg.cluster.join && !cfg.cluster.members) {
+        fprintf(stderr, "sluice serve: --join needs --node-id and --cluster (with this node's id@host:port)\n");
         return 2;
     }
     if (cfg.cluster.members || cfg.cluster.node_id) {

@@ -19,8 +19,9 @@ void sl_cluster_config_defaults(sl_cluster_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     cfg->election_timeout_ms = 1000;
     cfg->heartbeat_timeout_ms = 100;
-    cfg->snapshot_threshold = 256;
-    cfg->snapshot_trailing = 128;
+    cfg->snapshot_threshold = 4096;
+    cfg->snapshot_trailing = 2048;
+    cfg->raft_log_bytes = 4u << 20;
     cfg->request_timeout_ms = 10000;
 }
 
@@ -210,6 +211,8 @@ static void on_rpc(void *ud, uint64_t from, uint8_t type, uint64_t corr, const c
     case RPC_META: sl__meta_serve(c, from, corr, p, len); break;
     case RPC_HTTP: http_serve(c, from, corr, p, len); break;
     case RPC_STEPDOWN: sl__part_serve_stepdown(c, from, p, len); break;
+    case RPC_LEFT_ASK:
+    case RPC_LEFT: sl__part_serve_left(c, from, type, p, len); break;
     default: sl_debug("cluster: unknown RPC %u from node %" PRIu64, type, from);
     }
 }
@@ -225,6 +228,7 @@ mtopic_t *sl__topic_find_meta(sl_cluster_t *c, const char *name) {
 static void mtopic_free(mtopic_t *t) {
     if (!t) return;
     free(t->replicas);
+    free(t->boot);
     free(t);
 }
 
@@ -284,11 +288,23 @@ static mtopic_t *decode_topic(sl_reader_t *r) {
         return NULL;
     }
     for (size_t i = 0; i < (size_t)cf->partitions * t->rf; i++) t->replicas[i] = sl_r_u64(r);
-    if (r->bad) {
+    t->boot = malloc((size_t)cf->partitions * t->rf * sizeof(uint64_t));
+    if (r->bad || !t->boot) {
+        r->bad = 1;
         mtopic_free(t);
         return NULL;
     }
+    memcpy(t->boot, t->replicas, (size_t)cf->partitions * t->rf * sizeof(uint64_t));
     return t;
+}
+
+/* Snapshots (SLS2 on) carry the placement at creation after each topic. */
+static void encode_boot(sl_buf_t *b, const mtopic_t *t) {
+    for (size_t i = 0; i < (size_t)t->cfg.partitions * t->rf; i++) sl_w_u64(b, t->boot[i]);
+}
+
+static void decode_boot(sl_reader_t *r, mtopic_t *t) {
+    for (size_t i = 0; i < (size_t)t->cfg.partitions * t->rf; i++) t->boot[i] = sl_r_u64(r);
 }
 
 static int topics_add(sl_cluster_t *c, mtopic_t *t) {
@@ -313,7 +329,7 @@ static void topics_remove(sl_cluster_t *c, mtopic_t *t) {
 
 /* ---- metadata group: commands ---------------------------------------------------------------- */
 
-enum { CMD_NODE = 1, CMD_TOPIC_CREATE, CMD_TOPIC_DELETE, CMD_OFFSETS };
+enum { CMD_NODE = 1, CMD_TOPIC_CREATE, CMD_TOPIC_DELETE, CMD_OFFSETS, CMD_NODE_ADD, CMD_NODE_REMOVE };
 
 /* Committed offsets: group, then (topic, partition, offset) entries. Stored by every node in
  * its engine, so the group coordinator of any later term has them. */
@@ -340,22 +356,129 @@ static int offsets_decode_store(sl_cluster_t *c, sl_reader_t *r) {
     free(topics);
     return rc;
 }
+/* Replica slots a node's removal moves, or -SL_E* with msg when it cannot be removed. */
+static long remove_check(sl_cluster_t *c, uint64_t id, char *msg, size_t msglen) {
+    const node_t *n = sl__node_find(c, id);
+    if (!n || n->removed) {
+        snprintf(msg, msglen, "no node %" PRIu64 " in the cluster", id);
+        return -SL_ENOTFOUND;
+    }
+    size_t left = 0;
+    for (size_t i = 0; i < c->nnodes; i++)
+        if (!c->nodes[i].removed && c->nodes[i].id != id) left++;
+    if (left == 0) {
+        snprintf(msg, msglen, "node %" PRIu64 " is the last node of the cluster", id);
+        return -SL_ECONFLICT;
+    }
+    long moved = 0;
+    for (size_t i = 0; i < c->ntopics; i++) {
+        mtopic_t *t = c->topics[i];
+        if (t->rf > left) {
+            snprintf(msg, msglen, "topic \"%s\" has replication_factor %u; without node %" PRIu64
+                     " the cluster has %zu nodes", t->cfg.name, t->rf, id, left);
+            return -SL_ECONFLICT;
+        }
+        for (size_t k = 0; k < (size_t)t->cfg.partitions * t->rf; k++)
+            if (t->replicas[k] == id) moved++;
+    }
+    return moved;
+}
+
+/* Each replica of the node goes to the member holding the fewest replicas that is not in that
+ * partition's set yet (the lowest id among equals): the same choice on every node. The new
+ * replica takes the removed one's place in the list, so it also becomes the preferred leader
+ * where the removed node was. */
+static int node_remove_apply(sl_cluster_t *c, uint64_t id, char *msg, size_t msglen) {
+    long moved = remove_check(c, id, msg, msglen);
+    if (moved < 0) return (int)moved;
+    node_t *n = (node_t *)sl__node_find(c, id);
+    n->removed = 1;
+    if (id == c->self) c->removed = 1;
+    size_t load[MAX_NODES] = {0};
+    for (size_t ti = 0; ti < c->ntopics; ti++) {
+        mtopic_t *t = c->topics[ti];
+        for (size_t k = 0; k < (size_t)t->cfg.partitions * t->rf; k++)
+            for (size_t i = 0; i < c->nnodes; i++)
+                if (c->nodes[i].id == t->replicas[k]) load[i]++;
+    }
+    for (size_t ti = 0; ti < c->ntopics; ti++) {
+        mtopic_t *t = c->topics[ti];
+        for (uint32_t p = 0; p < t->cfg.partitions; p++) {
+            uint64_t *set = &t->replicas[(size_t)p * t->rf];
+            int changed = 0;
+            for (uint32_t j = 0; j < t->rf; j++) {
+                if (set[j] != id) continue;
+                size_t best = SIZE_MAX;
+                for (size_t i = 0; i < c->nnodes; i++) {
+                    if (c->nodes[i].removed) continue;
+                    int in = 0;
+                    for (uint32_t k = 0; k < t->rf; k++)
+                        if (set[k] == c->nodes[i].id) in = 1;
+                    if (in) continue;
+                    if (best == SIZE_MAX || load[i] < load[best] ||
+                        (load[i] == load[best] && c->nodes[i].id < c->nodes[best].id))
+                        best = i;
+                }
+                if (best == SIZE_MAX) continue; /* remove_check makes this impossible */
+                set[j] = c->nodes[best].id;
+                load[best]++;
+                changed = 1;
+            }
+            if (changed) sl__part_placement(c, t, p);
+        }
+    }
+    sl_info("cluster: node %" PRIu64 " removed; %ld partition replicas move to other nodes", id, moved);
+    return 0;
+}
+
 #define META_MAGIC 0x534c4d31u /* "SLM1" */
-#define SNAP_MAGIC 0x534c5331u /* "SLS1" */
+#define SNAP_MAGIC1 0x534c5331u /* "SLS1": before membership changes */
+#define SNAP_MAGIC 0x534c5332u  /* "SLS2": nodes carry a removed flag, topics their first placement */
 
 /* A command's own status goes back to its proposer; the state changes the same way on every
  * node (nothing here may depend on local conditions). */
 static int meta_apply_cmd(sl_cluster_t *c, sl_reader_t *r, char *msg, size_t msglen) {
     uint8_t cmd = sl_r_u8(r);
     switch (cmd) {
-    case CMD_NODE: {
+    case CMD_NODE: {               /* a node telling its addresses */
         uint64_t id = sl_r_u64(r);
         char addr[256], http[256];
         sl_r_str(r, addr, sizeof(addr));
         sl_r_str(r, http, sizeof(http));
         if (r->bad) return -SL_ECORRUPT;
+        const node_t *n = sl__node_find(c, id);
+        if (n && n->removed) {
+            snprintf(msg, msglen, "node %" PRIu64 " was removed from the cluster", id);
+            return -SL_ECONFLICT;
+        }
         node_upsert(c, id, addr, http);
         return 0;
+    }
+    case CMD_NODE_ADD: {
+        uint64_t id = sl_r_u64(r);
+        char addr[256];
+        sl_r_str(r, addr, sizeof(addr));
+        if (r->bad || !id || !addr[0]) return -SL_ECORRUPT;
+        node_t *n = (node_t *)sl__node_find(c, id);
+        if (n && !n->removed && n->addr[0] && strcmp(n->addr, addr)) {
+            snprintf(msg, msglen, "node %" PRIu64 " is a member with address %s", id, n->addr);
+            return -SL_ECONFLICT;
+        }
+        if (!n && c->nnodes == MAX_NODES) {
+            snprintf(msg, msglen, "a cluster has at most %d nodes", MAX_NODES);
+            return -SL_ETOOBIG;
+        }
+        if (n && n->removed) n->http[0] = 0; /* it tells its HTTP address again */
+        node_upsert(c, id, addr, NULL);
+        n = (node_t *)sl__node_find(c, id);
+        if (n) n->removed = 0;
+        if (id == c->self) c->removed = 0;
+        return 0;
+    }
+    case CMD_NODE_REMOVE: {
+        uint64_t id = sl_r_u64(r);
+        if (r->bad) return -SL_ECORRUPT;
+        return node_remove_apply(c, id, msg, msglen);
     }
     case CMD_TOPIC_CREATE: {
         mtopic_t *t = decode_topic(r);
@@ -449,9 +572,13 @@ static int meta_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
         sl_w_u64(&b, c->nodes[i].id);
         sl_w_str(&b, c->nodes[i].addr);
         sl_w_str(&b, c->nodes[i].http);
+        sl_w_u8(&b, (uint8_t)c->nodes[i].removed);
     }
     sl_w_u32(&b, (uint32_t)c->ntopics);
-    for (size_t i = 0; i < c->ntopics; i++) encode_topic(&b, c->topics[i]);
+    for (size_t i = 0; i < c->ntopics; i++) {
+        encode_topic(&b, c->topics[i]);
+        encode_boot(&b, c->topics[i]);
+    }
     /* every group's committed offsets, as this node's engine holds them (it applied them all) */
     char **names = NULL;
     size_t ng = 0;
@@ -484,20 +611,28 @@ static int meta_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     sl_cluster_t *c = g->c;
     sl_reader_t r;
     sl_r_init(&r, buf->base, buf->len);
-    if (sl_r_u32(&r) != SNAP_MAGIC) return RAFT_MALFORMED; /* raft frees buf on errors */
+    uint32_t magic = sl_r_u32(&r);
+    if (magic != SNAP_MAGIC && magic != SNAP_MAGIC1) return RAFT_MALFORMED; /* raft frees buf on errors */
+    int v2 = magic == SNAP_MAGIC;
     uint32_t nn = sl_r_u32(&r);
     for (uint32_t i = 0; i < nn && !r.bad; i++) {
         uint64_t id = sl_r_u64(&r);
         char addr[256], http[256];
         sl_r_str(&r, addr, sizeof(addr));
         sl_r_str(&r, http, sizeof(http));
-        if (!r.bad) node_upsert(c, id, addr, http);
+        int removed = v2 ? sl_r_u8(&r) : 0;
+        if (r.bad) break;
+        node_upsert(c, id, addr, http);
+        node_t *n = (node_t *)sl__node_find(c, id);
+        if (n) n->removed = removed;
+        if (id == c->self) c->removed = removed;
     }
     uint32_t nt = sl_r_u32(&r);
     mtopic_t **fresh = calloc(nt + 1, sizeof(*fresh));
     size_t nf = 0;
     for (uint32_t i = 0; i < nt && !r.bad && fresh; i++) {
         mtopic_t *t = decode_topic(&r);
+        if (t && v2) decode_boot(&r, t);
         if (t) fresh[nf++] = t;
     }
     uint32_t ng = sl_r_u32(&r);
@@ -522,7 +657,13 @@ static int meta_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     }
     for (size_t k = 0; k < nf; k++) {
         mtopic_t *old = sl__topic_find_meta(c, fresh[k]->cfg.name);
-        if (old) {
+        if (old) { /* the same incarnation: its placement may have moved since */
+            size_t np = old->cfg.partitions, rf = old->rf;
+            for (uint32_t p = 0; p < np; p++) {
+                if (!memcmp(&old->replicas[p * rf], &fresh[k]->replicas[p * rf], rf * sizeof(uint64_t))) continue;
+                memcpy(&old->replicas[p * rf], &fresh[k]->replicas[p * rf], rf * sizeof(uint64_t));
+                sl__part_placement(c, old, p);
+            }
             mtopic_free(fresh[k]);
             continue;
         }
@@ -724,9 +865,11 @@ static int user_propose(sl_cluster_t *c, sl_buf_t *b, sl_cluster_done_cb cb, voi
     return 0;
 }
 
-static size_t nodes_sorted(sl_cluster_t *c, uint64_t *ids) {
+/* The members' ids (removed nodes left out unless with_removed), ascending. */
+static size_t nodes_sorted_ex(sl_cluster_t *c, uint64_t *ids, int with_removed) {
     size_t n = 0;
-    for (size_t i = 0; i < c->nnodes; i++) ids[n++] = c->nodes[i].id;
+    for (size_t i = 0; i < c->nnodes; i++)
+        if (with_removed || !c->nodes[i].removed) ids[n++] = c->nodes[i].id;
     for (size_t i = 1; i < n; i++)
         for (size_t k = i; k > 0 && ids[k - 1] > ids[k]; k--) {
             uint64_t t = ids[k];
@@ -735,6 +878,8 @@ static size_t nodes_sorted(sl_cluster_t *c, uint64_t *ids) {
         }
     return n;
 }
+
+static size_t nodes_sorted(sl_cluster_t *c, uint64_t *ids) { return nodes_sorted_ex(c, ids, 0); }
 
 int sl_cluster_topic_create(sl_cluster_t *c, const sl_topic_config_t *cfg, uint32_t rf,
                             sl_cluster_done_cb cb, void *ud) {
@@ -772,6 +917,32 @@ int sl_cluster_topic_delete(sl_cluster_t *c, const char *name, sl_cluster_done_c
     sl_w_str(&b, name);
     return user_propose(c, &b, cb, ud);
 }
+
+int sl_cluster_node_add(sl_cluster_t *c, uint64_t id, const char *address, sl_cluster_done_cb cb, void *ud) {
+    struct sockaddr_storage sa;
+    if (!id || id > 0x7fffffffULL || !address || strlen(address) >= 256 || sl_parse_hostport(address, &sa))
+        return -SL_EINVAL;
+    const node_t *n = sl__node_find(c, id);
+    if (n && !n->removed && n->addr[0] && strcmp(n->addr, address)) return -SL_ECONFLICT;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_w_u8(&b, CMD_NODE_ADD);
+    sl_w_u64(&b, id);
+    sl_w_str(&b, address);
+    return user_propose(c, &b, cb, ud);
+}
+
+int sl_cluster_node_remove(sl_cluster_t *c, uint64_t id, size_t *moved, sl_cluster_done_cb cb, void *ud) {
+    char msg[256];
+    long m = remove_check(c, id, msg, sizeof(msg));
+    if (m < 0) return (int)m;
+    if (moved) *moved = (size_t)m;
+    sl_buf_t b = SL_BUF_INIT;
+    sl_w_u8(&b, CMD_NODE_REMOVE);
+    sl_w_u64(&b, id);
+    return user_propose(c, &b, cb, ud);
+}
+
+int sl_cluster_removed(sl_cluster_t *c) { return c->removed; }
 
 int sl_cluster_topic_get(sl_cluster_t *c, const char *name, sl_topic_config_t *cfg, uint32_t *rf) {
     mtopic_t *t = sl__topic_find_meta(c, name);
@@ -958,6 +1129,88 @@ static void maybe_register(sl_cluster_t *c, uint64_t now) {
     sl_buf_free(&b);
 }
 
+static void transfer_free(struct raft_transfer *req) { free(req); }
+
+static void change_done(struct raft_change *req, int status) {
+    (void)status;
+    free(req);
+}
+
+/* One membership change of a Raft group, asked of raft (its leader); raft allows one at a time
+ * and refuses another (RAFT_CANTCHANGE) until the last is committed: the next tick tries again. */
+int sl__raft_change(group_t *g, int op, uint64_t id, const char *addr, int role) {
+    struct raft_change *req = calloc(1, sizeof(*req));
+    if (!req) return RAFT_NOMEM;
+    int rv = op == 'a' ? raft_add(&g->raft, req, id, addr, change_done)
+           : op == 's' ? raft_assign(&g->raft, req, id, role, change_done)
+                       : raft_remove(&g->raft, req, id, change_done);
+    if (rv) free(req);
+    else sl_info("cluster: %s: %s node %" PRIu64 "%s", g->name, op == 'a' ? "adding" : op == 's' ? "promoting" : "removing",
+                 id, op == 's' ? (role == RAFT_VOTER ? " to voter" : role == RAFT_STANDBY ? " to standby" : " to spare") : "");
+    return rv;
+}
+
+int sl__conf_role(const struct raft_configuration *conf, uint64_t id) {
+    for (unsigned i = 0; i < conf->n; i++)
+        if (conf->servers[i].id == id) return conf->servers[i].role;
+    return -1;
+}
+
+/* The metadata leader makes the metadata group's configuration follow the member list: a new
+ * member joins as a spare, then becomes a voter while there are fewer than 5 (raft catches it
+ * up before it votes) or a standby; a removed member leaves (the leader hands over first). */
+static void meta_reconcile(sl_cluster_t *c, uint64_t now) {
+    group_t *g = c->meta;
+    if (!g || !g->started || g->closing || raft_state(&g->raft) != RAFT_LEADER) return;
+    if (now - c->last_meta_change_ms < 200 || raft_transferee(&g->raft)) return;
+    const struct raft_configuration *conf = &g->raft.configuration;
+    size_t members = 0, voters = 0;
+    for (size_t i = 0; i < c->nnodes; i++) {
+        const node_t *n = &c->nodes[i];
+        if (n->removed) continue;
+        members++;
+        if (sl__conf_role(conf, n->id) == RAFT_VOTER) voters++;
+    }
+    size_t want = members < 5 ? members : 5;
+    for (unsigned i = 0; i < conf->n; i++) {
+        node_t *n = (node_t *)sl__node_find(c, conf->servers[i].id);
+        if (n && !n->removed) continue;
+        if (n && conf->servers[i].id != c->self) {
+            /* The removed node must apply its own removal before it leaves: once out, it is sent
+             * nothing, and the partitions it leads would never learn where their replicas go.
+             * Its log holds all we applied and it has had a second of heartbeats (the commit
+             * index) to apply it; or it has been unreachable for 10 s. */
+            if (!n->removed_seen_ms) n->removed_seen_ms = now;
+            raft_index m = 0;
+            int has = raft_match_index(&g->raft, n->id, &m) == 0 && m >= raft_last_applied(&g->raft);
+            if (now - n->removed_seen_ms < (has ? 1000u : 10000u)) continue;
+        }
+        c->last_meta_change_ms = now;
+        if (conf->servers[i].id != c->self) {
+            sl__raft_change(g, 'r', conf->servers[i].id, NULL, 0);
+        } else { /* leaving: another voter leads first */
+            struct raft_transfer *tr = calloc(1, sizeof(*tr));
+            if (tr && raft_transfer(&g->raft, tr, 0, transfer_free)) free(tr);
+        }
+        return;
+    }
+    for (size_t i = 0; i < c->nnodes; i++) {
+        const node_t *n = &c->nodes[i];
+        if (n->removed || !n->addr[0]) continue;
+        int role = sl__conf_role(conf, n->id);
+        if (role < 0) {
+            c->last_meta_change_ms = now;
+            sl__raft_change(g, 'a', n->id, n->addr, 0);
+            return;
+        }
+        if (role != RAFT_VOTER && (voters < want || role == RAFT_SPARE)) {
+            c->last_meta_change_ms = now;
+            sl__raft_change(g, 's', n->id, NULL, voters < want ? RAFT_VOTER : RAFT_STANDBY);
+            return;
+        }
+    }
+}
+
 static void tick_cb(uv_timer_t *t) {
     sl_cluster_t *c = t->data;
     uint64_t now = sl__cluster_now_ms();
@@ -965,7 +1218,10 @@ static void tick_cb(uv_timer_t *t) {
     calls_expire(c, now);
     meta_waits_check(c, now);
     if (c->closing) return;
-    if (c->meta && c->meta->started) maybe_register(c, now);
+    if (c->meta && c->meta->started) {
+        if (!c->removed) maybe_register(c, now);
+        meta_reconcile(c, now);
+    }
     sl__part_tick(c, now);
 }
 
@@ -1027,8 +1283,10 @@ int sl__group_start(sl_cluster_t *c, group_t *g, const uint64_t *voters, size_t 
     raft_set_heartbeat_timeout(&g->raft, c->cfg.heartbeat_timeout_ms);
     raft_set_pre_vote(&g->raft, true);
     if (!g->meta) {
-        raft_set_snapshot_threshold(&g->raft, c->cfg.snapshot_threshold);
-        raft_set_snapshot_trailing(&g->raft, c->cfg.snapshot_trailing);
+        /* until the entries' size is known (sl__part_apply_size): as if they were 64 KiB */
+        g->snap_threshold = sl__snap_threshold(c, 64u << 10);
+        raft_set_snapshot_threshold(&g->raft, g->snap_threshold);
+        raft_set_snapshot_trailing(&g->raft, sl__snap_trailing(c, g->snap_threshold));
     }
     struct raft_configuration conf;
     raft_configuration_init(&conf);
@@ -1041,7 +1299,9 @@ int sl__group_start(sl_cluster_t *c, group_t *g, const uint64_t *voters, size_t 
         if (!addr) continue;
         raft_configuration_add(&conf, voters[i], addr, RAFT_VOTER);
     }
-    rv = raft_bootstrap(&g->raft, &conf);
+    /* Without voters (a node joining a running cluster) there is nothing to bootstrap: the
+     * leader that adds it sends the group's log. */
+    rv = conf.n ? raft_bootstrap(&g->raft, &conf) : RAFT_CANTBOOTSTRAP;
     raft_configuration_close(&conf);
     if (rv && rv != RAFT_CANTBOOTSTRAP) {
         sl_error("cluster: bootstrap %s: %s", g->name, raft_strerror(rv));
@@ -1049,6 +1309,7 @@ int sl__group_start(sl_cluster_t *c, group_t *g, const uint64_t *voters, size_t 
         return -SL_EIO;
     }
     g->started = 1;
+    g->quiet_until_ms = sl__cluster_now_ms() + 10000; /* see part_snapshot */
     rv = raft_start(&g->raft);
     if (rv) {
         sl_error("cluster: raft_start %s: %s (%s)", g->name, raft_strerror(rv), raft_errmsg(&g->raft));
@@ -1120,7 +1381,7 @@ int sl_cluster_open(uv_loop_t *loop, sl_engine_t *e, const sl_cluster_config_t *
     g->fsm.restore = meta_restore;
     c->meta = g;
     uint64_t voters[5];
-    size_t nv = c->nboot < 5 ? c->nboot : 5;
+    size_t nv = c->cfg.join ? 0 : c->nboot < 5 ? c->nboot : 5;
     memcpy(voters, c->boot_voters, nv * sizeof(uint64_t));
     rc = sl__group_start(c, g, voters, nv);
     if (rc) {
@@ -1187,6 +1448,18 @@ void sl_cluster_close(sl_cluster_t *c, void (*cb)(void *arg), void *arg) {
 
 /* ---- status -------------------------------------------------------------------------------------- */
 
+/* [ids] of the servers of conf with that role. */
+void sl__json_role_ids(sl_buf_t *b, const struct raft_configuration *conf, int role) {
+    sl_buf_putc(b, '[');
+    int first = 1;
+    for (unsigned i = 0; i < conf->n; i++) {
+        if (conf->servers[i].role != role) continue;
+        sl_buf_printf(b, "%s%" PRIu64, first ? "" : ",", (uint64_t)conf->servers[i].id);
+        first = 0;
+    }
+    sl_buf_putc(b, ']');
+}
+
 static void json_leader(sl_buf_t *b, struct raft *r) {
     raft_id id;
     const char *addr;
@@ -1198,12 +1471,11 @@ static void json_leader(sl_buf_t *b, struct raft *r) {
 int sl_cluster_status_json(sl_cluster_t *c, sl_buf_t *b) {
     sl_buf_printf(b, "{\"node_id\":%" PRIu64 ",\"nodes\":[", c->self);
     uint64_t ids[MAX_NODES];
-    size_t n = nodes_sorted(c, ids);
+    size_t n = nodes_sorted_ex(c, ids, 1);
+    const struct raft_configuration *conf = c->meta && c->meta->started ? &c->meta->raft.configuration : NULL;
     for (size_t i = 0; i < n; i++) {
         const node_t *nd = sl__node_find(c, ids[i]);
-        int voter = 0;
-        for (size_t k = 0; k < c->nboot && k < 5; k++)
-            if (c->boot_voters[k] == nd->id) voter = 1;
+        int role = conf ? sl__conf_role(conf, nd->id) : -1;
         sl_buf_printf(b, "%s{\"id\":%" PRIu64 ",\"address\":\"", i ? "," : "", nd->id);
         sl_buf_json_escape(b, nd->addr, strlen(nd->addr));
         sl_buf_lit(b, "\",\"http\":");
@@ -1214,16 +1486,23 @@ int sl_cluster_status_json(sl_cluster_t *c, sl_buf_t *b) {
         } else {
             sl_buf_lit(b, "null");
         }
-        sl_buf_printf(b, ",\"voter\":%s,\"reachable\":%s}", voter ? "true" : "false",
+        sl_buf_printf(b, ",\"voter\":%s,\"role\":\"%s\",\"removed\":%s,\"reachable\":%s}",
+                      role == RAFT_VOTER ? "true" : "false",
+                      role == RAFT_VOTER ? "voter" : role == RAFT_STANDBY ? "standby" : role == RAFT_SPARE ? "spare" : "none",
+                      nd->removed ? "true" : "false",
                       nd->id == c->self || sl_mux_connected(c->mux, nd->id) ? "true" : "false");
     }
     sl_buf_lit(b, "],\"metadata\":{\"leader\":");
     if (c->meta && c->meta->started) {
         json_leader(b, &c->meta->raft);
-        sl_buf_printf(b, ",\"term\":%llu,\"commit_index\":%llu,\"applied_index\":%llu}",
+        sl_buf_printf(b, ",\"term\":%llu,\"commit_index\":%llu,\"applied_index\":%llu,\"voters\":",
                       (unsigned long long)raft_current_term(&c->meta->raft),
                       (unsigned long long)raft_commit_index(&c->meta->raft),
                       (unsigned long long)raft_last_applied(&c->meta->raft));
+        sl__json_role_ids(b, conf, RAFT_VOTER);
+        sl_buf_lit(b, ",\"standbys\":");
+        sl__json_role_ids(b, conf, RAFT_STANDBY);
+        sl_buf_putc(b, '}');
     } else {
         sl_buf_lit(b, "null}");
     }

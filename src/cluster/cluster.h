@@ -21,9 +21,12 @@ typedef struct sl_cluster_config {
     const char *data_dir;
     unsigned election_timeout_ms;    /* 1000 */
     unsigned heartbeat_timeout_ms;   /* 100 */
-    unsigned snapshot_threshold;     /* partition groups: entries between snapshots (256) */
-    unsigned snapshot_trailing;      /* entries kept after a snapshot (128) */
+    unsigned snapshot_threshold;     /* partition groups: most entries between snapshots (4096) */
+    unsigned snapshot_trailing;      /* most entries kept after a snapshot (2048) */
+    uint64_t raft_log_bytes;         /* partition groups: snapshot after about this many bytes of
+                                      * entries (4 MiB); half as many are kept after it */
     uint64_t request_timeout_ms;     /* a produce or forwarded call gives up after (10000) */
+    int join;                        /* joins a running cluster (`sluice cluster add`): no bootstrap */
 } sl_cluster_config_t;
 
 void sl_cluster_config_defaults(sl_cluster_config_t *cfg);
@@ -86,6 +89,16 @@ int sl_cluster_http_forward(sl_cluster_t *c, uint64_t node, int method, const ch
 /* A read of this node's replica met a damaged batch: it is cut there and the rest is copied
  * again from a peer (the replica serves nothing past the damage meanwhile). */
 void sl_cluster_replica_damaged(sl_cluster_t *c, const char *topic, uint32_t partition, int64_t from);
+
+/* Membership (docs/CLUSTER.md): a node is recorded in the metadata, then the metadata leader
+ * adds it to the metadata group (non-voter, caught up, promoted to voter while there are fewer
+ * than 5, else standby). Removing one moves each of its partition replicas to another node
+ * (added to the partition's group, caught up, then the removed node leaves it). *moved gets the
+ * number of partition replicas to move. cb once this node has applied the change. */
+int sl_cluster_node_add(sl_cluster_t *c, uint64_t id, const char *address, sl_cluster_done_cb cb, void *ud);
+int sl_cluster_node_remove(sl_cluster_t *c, uint64_t id, size_t *moved, sl_cluster_done_cb cb, void *ud);
+/* 1 once this node has been removed from the cluster. */
+int sl_cluster_removed(sl_cluster_t *c);
 
 /* GET /v1/cluster as JSON (docs/CLUSTER.md). */
 int sl_cluster_status_json(sl_cluster_t *c, sl_buf_t *out);

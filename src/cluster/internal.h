@@ -28,12 +28,17 @@ enum {
     RPC_HTTP,
     RPC_HTTP_R,
     RPC_STEPDOWN,                  /* (no answer) "lead no more: your view of my log is wrong" */
+    /* odd types are requests, even ones replies; these two are both one-way messages */
+    RPC_LEFT_ASK = 13,             /* a replica moved away: "has your group let me go?" */
+    RPC_LEFT = 15,                 /* the leader: "yes, it has" */
 };
 
 typedef struct node {
     uint64_t id;
     char addr[256];
     char http[256];
+    int removed;                   /* `sluice cluster remove`d: no longer a member */
+    uint64_t removed_seen_ms;      /* (metadata leader, not replicated) when it saw that */
 } node_t;
 
 typedef struct mtopic {
@@ -41,6 +46,8 @@ typedef struct mtopic {
     uint32_t rf;
     uint64_t inc;                  /* incarnation: tells a re-created topic from the old one */
     uint64_t *replicas;            /* partitions * rf node ids; the first is the preferred leader */
+    uint64_t *boot;                /* the placement at creation: every replica bootstraps its
+                                    * group with this one (the same first entry everywhere) */
 } mtopic_t;
 
 typedef struct group group_t;
@@ -135,6 +142,13 @@ struct group {
     int need_reset;                /* rejoined with an empty log: the leader must be replaced */
     uint64_t reset_sent_ms, reset_leader;
     uint64_t applied_saved_ms, applied_saved;
+    uint64_t change_at_ms;         /* the last membership change asked of raft (leader) */
+    unsigned snap_threshold;       /* entries between snapshots, from their average size */
+    uint64_t quiet_until_ms;       /* a follower takes no snapshot before (see part_snapshot) */
+    int snap_fds[8];               /* the log's descriptors a snapshot syncs on a worker thread */
+    int nsnap_fds;
+    uint64_t size_bytes, size_entries; /* applied since the threshold was last set */
+    int drop;                      /* moved away from this node: delete its data once closed */
     group_t *next;                 /* in c->groups */
 };
 
@@ -169,6 +183,9 @@ struct sreq {
     int pending;
     int status;
     int hops;
+    uint64_t wait_until;           /* waiting for its partition to have a leader, until then */
+    unsigned attempts;             /* routings so far (a node without a replica tries each one) */
+    sreq_t *wnext;                 /* in c->waiting */
 };
 
 struct call {
@@ -227,9 +244,12 @@ struct sl_cluster {
     size_t ndown;
     meta_wait_t *waits;
     parked_fetch_t *parked;
+    sreq_t *waiting;               /* produce parts waiting for a leader (an election, a transfer) */
     int registered;                /* our node entry is in the metadata */
     uint64_t last_register_ms;
     uint64_t last_balance_ms;
+    uint64_t last_meta_change_ms;
+    int removed;                   /* this node was removed from the cluster */
     int closing;
     int closing_groups;
     void (*close_cb)(void *);

@@ -21,6 +21,8 @@ const char *sl_strerror(int err) {
     case SL_EUNAVAIL: return "the responsible node cannot be reached; retry";
     case SL_ETIMEDOUT: return "timed out; the write may or may not have happened: retry with the same sequence";
     case SL_ESEQUENCE: return "sequence number lower than the last one accepted from this producer";
+    case SL_ECONFLICT: return "conflicts with the cluster's state";
+    case SL_EREMOVED: return "this node was removed from the cluster; ask another node";
     }
     return "unknown error";
 }

@@ -100,6 +100,42 @@ void sl_replica_sync_background(sl_replica_t *p) {
     if (!p->sync_running && !p->e->closing) sl__partition_kick(p);
 }
 
+int sl_replica_sync_fds(sl_replica_t *p, int *fds, size_t cap) {
+    sl_log_t *log = p->log;
+    if (log->failed) return -SL_EIO;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = log->nsegs; i-- > 0 && !rc;) {
+        sl_segment_t *s = log->segs[i];
+        if (s->synced >= s->size) {
+            if (i + 1 < log->nsegs) break;
+            continue;
+        }
+        if (n == cap) rc = -SL_ETOOBIG;
+        else if ((fds[n] = dup(s->fd)) < 0) rc = -SL_EIO;
+        else n++;
+    }
+    if (!rc && log->dir_dirty) {
+        if (n == cap) rc = -SL_ETOOBIG;
+        else if ((fds[n] = dup(log->dir_fd)) < 0) rc = -SL_EIO;
+        else n++;
+    }
+    if (rc) {
+        while (n) close(fds[--n]);
+        return rc;
+    }
+    return (int)n;
+}
+
+int sl_replica_sync_fds_run(const int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fdatasync(fds[i])) {
+            sl_error("fdatasync (a replica's log, for a snapshot): %s", strerror(errno));
+            return -SL_EIO;
+        }
+    return 0;
+}
+
 int sl_replica_sync(sl_replica_t *p) {
     sl_log_t *log = p->log;
     if (log->failed) return -SL_EIO;

@@ -42,5 +42,11 @@ void sl_replica_sync_background(sl_replica_t *r);
 /* Makes everything appended so far durable now, blocking (fdatasync of the segments the
  * background jobs have not covered yet; usually only the tail). 0 or -SL_EIO. */
 int sl_replica_sync(sl_replica_t *r);
+/* The same sync done on another thread: fills fds with duplicates of the descriptors to sync
+ * (the segments the background jobs have not covered yet, then the directory if it changed),
+ * up to cap; returns how many, or -SL_EIO / -SL_ETOOBIG (more than cap: sync here instead).
+ * The caller runs sl_replica_sync_fds_run on them, from any thread, and closes them. */
+int sl_replica_sync_fds(sl_replica_t *r, int *fds, size_t cap);
+int sl_replica_sync_fds_run(const int *fds, size_t n); /* 0 or -SL_EIO */
 
 #endif

@@ -124,6 +124,8 @@ static int error_status(int code) {
     case SL_EUNAVAIL: return 503;
     case SL_ETIMEDOUT: return 504;
     case SL_ESEQUENCE: return 409;
+    case SL_ECONFLICT: return 409;
+    case SL_EREMOVED: return 503;
     default: return 500;
     }
 }
@@ -167,6 +169,8 @@ static const char *engine_code(int rc) {
     case SL_EUNAVAIL: return "unavailable";
     case SL_ETIMEDOUT: return "timeout";
     case SL_ESEQUENCE: return "sequence_out_of_order";
+    case SL_ECONFLICT: return "conflict";
+    case SL_EREMOVED: return "removed";
     case SL_ENOTFOUND: return "not_found";
     case SL_EEXIST: return "exists";
     default: return "internal";
@@ -457,6 +461,114 @@ static void cluster_topic_deleted(void *ud, int status, const char *msg) {
     if (status) return send_engine_error(api, req, route, t0, status, "delete topic");
     observe(api, route, t0, 204);
     sl_http_respond(req, 204, NULL, NULL, "", 0);
+}
+
+/* ---- cluster membership: POST /v1/cluster/nodes, DELETE /v1/cluster/nodes/{id} ----------------- */
+
+static void node_changed(void *ud, int status, const char *msg) {
+    pending_t *p = ud;
+    sl_api_t *api = p->api;
+    sl_http_req_t *req = p->req;
+    int route = p->route;
+    uint64_t t0 = p->t0;
+    uint64_t id = (uint64_t)p->offset;
+    size_t moved = p->limit;
+    int removing = p->partition;
+    char addr[256];
+    snprintf(addr, sizeof(addr), "%s", p->group);
+    pending_free(p);
+    if (status == -SL_ENOTFOUND) return ERR(404, "not_found", "%s", msg ? msg : "no such node");
+    if (status == -SL_ECONFLICT) return ERR(409, "conflict", "%s", msg ? msg : "conflicts with the cluster's state");
+    if (status) return send_engine_error(api, req, route, t0, status, removing ? "remove node" : "add node");
+    sl_buf_t b = SL_BUF_INIT;
+    if (removing) {
+        sl_buf_printf(&b, "{\"id\":%" PRIu64 ",\"status\":\"removing\",\"moved\":%zu}\n", id, moved);
+    } else {
+        sl_buf_printf(&b, "{\"id\":%" PRIu64 ",\"address\":\"", id);
+        sl_buf_json_escape(&b, addr, strlen(addr));
+        sl_buf_lit(&b, "\",\"status\":\"added\"}\n");
+    }
+    respond_buf(api, req, route, t0, 200, "application/json", NULL, &b);
+}
+
+static void h_node_add(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
+    sl_json_error_t je;
+    sl_jdoc_t *d = NULL;
+    if (!req->body_len) return ERR(400, "invalid_node", "the body must be {\"id\":N,\"address\":\"host:port\"}");
+    if (sl_jdoc_parse(req->body, req->body_len, &d, &je)) return send_json_error(api, req, route, t0, &je);
+    const sl_jval_t *root = sl_jdoc_root(d);
+    int64_t id = 0;
+    char addr[256] = "";
+    const char *why = NULL;
+    if (sl_jval_type(root) != SL_J_OBJECT) {
+        why = "the body must be a JSON object {\"id\":N,\"address\":\"host:port\"}";
+        goto bad;
+    }
+    for (size_t i = 0; i < sl_jval_len(root); i++) {
+        const char *k = sl_jval_key_at(root, i);
+        const sl_jval_t *x = sl_jval_get(root, k);
+        if (!strcmp(k, "id")) {
+            if (sl_jval_int(x, &id) || id < 1 || id > 2147483647LL) {
+                why = "\"id\" must be an integer from 1 to 2147483647";
+                goto bad;
+            }
+        } else if (!strcmp(k, "address")) {
+            const char *s = sl_jval_str(x);
+            if (!s || !*s || strlen(s) >= sizeof(addr)) {
+                why = "\"address\" must be the node's internal address, a numeric host:port such as \"10.0.0.4:7000\"";
+                goto bad;
+            }
+            snprintf(addr, sizeof(addr), "%s", s);
+        } else {
+            sl_jdoc_free(d);
+            return ERR(400, "invalid_node", "unknown field \"%s\" (known: id, address)", k);
+        }
+    }
+    sl_jdoc_free(d);
+    d = NULL;
+    if (!id || !addr[0]) {
+        why = "\"id\" and \"address\" are required";
+        goto bad;
+    }
+    pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    p->offset = id;
+    snprintf(p->group, sizeof(p->group), "%s", addr);
+    int rc = sl_cluster_node_add(api->cluster, (uint64_t)id, addr, node_changed, p);
+    if (!rc) return;
+    pending_free(p);
+    req->data = NULL;
+    if (rc == -SL_ECONFLICT) return ERR(409, "conflict", "node %" PRId64 " is a member with another address", id);
+    if (rc == -SL_EINVAL)
+        return ERR(400, "invalid_node", "\"address\" must be the node's internal address, a numeric host:port "
+                   "such as \"10.0.0.4:7000\"");
+    return send_engine_error(api, req, route, t0, rc, "add node");
+bad:
+    sl_jdoc_free(d);
+    send_error(api, req, route, t0, 400, "invalid_node", NULL, "%s", why);
+}
+
+static void h_node_remove(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0, const char *sid) {
+    char *end;
+    errno = 0;
+    unsigned long long id = strtoull(sid, &end, 10);
+    if (!*sid || *end || errno || id < 1 || id > 2147483647ULL || *sid == '-' || *sid == '+')
+        return ERR(400, "invalid_node", "node id \"%s\" must be an integer from 1 to 2147483647", sid);
+    pending_t *p = pending_new(api, req, route, t0, P_WRITE, 0);
+    if (!p) return ERR(500, "out_of_memory", "out of memory");
+    p->offset = (int64_t)id;
+    p->partition = 1;
+    size_t moved = 0;
+    int rc = sl_cluster_node_remove(api->cluster, id, &moved, node_changed, p);
+    p->limit = moved;
+    if (!rc) return;
+    pending_free(p);
+    req->data = NULL;
+    if (rc == -SL_ENOTFOUND) return ERR(404, "not_found", "no node %llu in the cluster", id);
+    if (rc == -SL_ECONFLICT)
+        return ERR(409, "conflict", "node %llu cannot be removed: it is the last node, or some topic's "
+                   "replication_factor needs it (GET /v1/topics)", id);
+    return send_engine_error(api, req, route, t0, rc, "remove node");
 }
 
 static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0) {
@@ -1702,6 +1814,17 @@ void sl_api_handle(sl_http_req_t *req, void *ud) {
         return h_metrics(api, req, route, t0);
     }
     if (ns < 2 || strcmp(s[0], "v1")) return ERR(404, "not_found", "no route %s (see docs/API.md)", req->path);
+    if (api->cluster && sl_cluster_removed(api->cluster) && !(ns == 2 && !strcmp(s[1], "cluster"))) {
+        error_headers = "Retry-After: 1\r\n";
+        return ERR(503, "removed", "this node was removed from the cluster; ask another node");
+    }
+    if (ns >= 3 && ns <= 4 && !strcmp(s[1], "cluster") && !strcmp(s[2], "nodes")) {
+        if (!api->cluster)
+            return ERR(404, "not_clustered", "this server runs as a single node (start it with --cluster)");
+        if (ns == 3 && m != SL_HTTP_POST) return method_not_allowed(api, req, route, t0, "POST");
+        if (ns == 4 && m != SL_HTTP_DELETE) return method_not_allowed(api, req, route, t0, "DELETE");
+        return ns == 3 ? h_node_add(api, req, route, t0) : h_node_remove(api, req, route, t0, s[3]);
+    }
     if (ns == 2 && !strcmp(s[1], "cluster")) {
         if (m != SL_HTTP_GET) return method_not_allowed(api, req, route, t0, "GET");
         if (!api->cluster)

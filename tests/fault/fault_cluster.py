@@ -8,6 +8,7 @@ SIGSTOP and SIGCONT reach it directly."""
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -91,6 +92,7 @@ class Node:
         self.log_dir = os.path.join(workdir, "logs")
         self.cluster_spec = cluster_spec
         self.extra_flags = list(extra_flags)
+        self.join = False           # start with --join: a new member of a running cluster (cluster add)
         self.proc = None
         self.paused = False
         self.starts = 0
@@ -114,7 +116,21 @@ class Node:
         if self.cluster_spec:
             argv += ["--node-id", str(self.id), "--cluster", self.cluster_spec,
                      "--election-timeout-ms", str(ELECTION_MS), "--heartbeat-timeout-ms", str(HEARTBEAT_MS)]
+            if self.join:
+                argv.append("--join")
         return self.net.exec_argv(self.id, argv + self.extra_flags)
+
+    @property
+    def internal_address(self):
+        return "%s:%d" % (self.host, RAFT_PORT)
+
+    def wipe(self):
+        """Deletes the data directory of the stopped node: it starts again as a new machine would
+        (with join set, as a node waiting for `sluice cluster add`)."""
+        if self.proc is not None:
+            raise ClusterError("node %d is running: stop it before wiping its data" % self.id)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        os.makedirs(self.data_dir, exist_ok=True)
 
     def start(self, wait=True, deadline=20.0):
         if self.proc is not None:

@@ -741,3 +741,44 @@ def wait_cluster_leaders(servers, topic, partitions, deadline=20.0, settle=0.0):
             seen = leaders
         return seen
     return wait_until(agreed, deadline, "leaders of %s known on every node" % topic, interval=0.1)
+
+
+# ---- cluster requests: retries of docs/CLUSTER.md's retryable errors ----------------------------
+
+RETRYABLE = {503: ("no_leader", "unavailable", "removed"), 504: ("timeout",)}
+RETRY_DEADLINE = 20.0
+
+
+def retrying(send, what, deadline=RETRY_DEADLINE):
+    """send() until its answer is not one of docs/CLUSTER.md's retryable errors (a partition's
+    leadership moving: after an election, a preferred leader taking over), for up to deadline
+    seconds. Returns the last answer."""
+    end = time.monotonic() + deadline
+    while True:
+        r = send()
+        if r.status_code not in RETRYABLE:
+            return r
+        assert err_code(r) in RETRYABLE[r.status_code], "%s: %d %s" % (what, r.status_code, r.text)
+        assert time.monotonic() < end, "%s: still %d after %.0fs: %s" % (what, r.status_code, deadline, r.text)
+        time.sleep(0.05)
+
+
+def read_all(srv, topic, partition, **params):
+    """Every record of a partition from the earliest offset, as parsed by parse_ndjson (retrying
+    the cluster's retryable errors)."""
+    out, nxt = [], "earliest"
+    end = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < end, "read of %s/%d did not finish" % (topic, partition)
+        r = retrying(lambda: fetch(srv, topic, partition, offset=nxt, limit=1000, **params),
+                     "read of %s/%d at %s from port %d" % (topic, partition, nxt, srv.port))
+        expect(r, 200)
+        recs = parse_ndjson(r.content)
+        if not recs:
+            return out
+        out.extend(recs)
+        nxt = recs[-1]["offset"] + 1
+
+
+def lines(records):
+    return [rec["_line"] for rec in records]

@@ -28,9 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from sluice_testlib import (SLUICE_BIN, Cluster, cluster_info, create_topic, err_code, expect, fetch, free_port,
-                            kafka_partition, parse_ndjson, partition_leaders, wait_cluster_leaders,
-                            wait_until)
+from sluice_testlib import (SLUICE_BIN, Cluster, cluster_info, create_topic, expect, free_port, kafka_partition,
+                            lines, partition_leaders, read_all, retrying, wait_cluster_leaders, wait_until)
 
 CMD_TIMEOUT = 60
 NODES = 3
@@ -208,22 +207,22 @@ def test_status_table(mocks):
     assert lines[0] == "node 2 answered; metadata leader 1, term 3, commit index 42, applied 41"
 
     head, rows = table_rows(lines, "NODE")
-    assert re.split(r"\s{2,}", head.strip()) == ["NODE", "ADDRESS", "HTTP", "VOTER", "METADATA"]
+    assert re.split(r"\s{2,}", head.strip()) == ["NODE", "ADDRESS", "HTTP", "VOTER", "ROLE", "METADATA"]
     cells = [re.split(r"\s{2,}", row.strip()) for row in rows]
-    assert cells == [["1", "127.0.0.1:7001", "127.0.0.1:8081", "yes", "leader"],
-                     ["2", "127.0.0.1:7002", "127.0.0.1:8082", "yes", "-"],
-                     ["3", "127.0.0.1:7003", "127.0.0.1:8083", "no", "-"]]
-    for col in ("ADDRESS", "HTTP", "VOTER", "METADATA"):     # aligned under the header
+    assert cells == [["1", "127.0.0.1:7001", "127.0.0.1:8081", "yes", "-", "leader"],     # no role given
+                     ["2", "127.0.0.1:7002", "127.0.0.1:8082", "yes", "-", "-"],
+                     ["3", "127.0.0.1:7003", "127.0.0.1:8083", "no", "-", "-"]]
+    for col in ("ADDRESS", "HTTP", "VOTER", "ROLE", "METADATA"):     # aligned under the header
         at = head.index(col)
         assert all(row[at - 2:at] == "  " and row[at] != " " for row in rows), (col, rows)
 
     head, rows = table_rows(lines, "TOPIC")
-    assert re.split(r"\s{2,}", head.strip()) == ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "TERM",
+    assert re.split(r"\s{2,}", head.strip()) == ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "VOTERS", "TERM",
                                                  "COMMIT", "APPLIED", "LAG"]
     cells = [re.split(r"\s{2,}", row.strip()) for row in rows]
-    assert cells == [["clicks", "0", "2", "1,2,3", "2", "100", "100", "1:0 3:7"],
-                     ["clicks", "1", "-", "1,2,3", "5", "12", "11", "-"],
-                     ["orders-with-a-longer-name", "10", "3", "2,3", "1", "0", "0", "-"]]
+    assert cells == [["clicks", "0", "2", "1,2,3", "-", "2", "100", "100", "1:0 3:7"],     # no voters given
+                     ["clicks", "1", "-", "1,2,3", "-", "5", "12", "11", "-"],
+                     ["orders-with-a-longer-name", "10", "3", "2,3", "-", "1", "0", "0", "-"]]
     for col in ("PARTITION", "LEADER", "TERM", "COMMIT", "APPLIED"):   # numbers: right-aligned
         end = head.index(col) + len(col)
         assert all(row[end - 1] != " " and (len(row) == end or row[end] == " ") for row in rows), (col, rows)
@@ -514,45 +513,6 @@ def new_topic(c, partitions=3, node=1, **settings):
     return name
 
 
-RETRYABLE = {503: ("no_leader", "unavailable"), 504: ("timeout",)}
-RETRY_DEADLINE = 20.0
-
-
-def retrying(send, what):
-    """send() until its answer is not one of docs/CLUSTER.md's retryable errors (a partition's
-    leadership moving: after an election, a preferred leader taking over), for up to
-    RETRY_DEADLINE seconds. Returns the last answer."""
-    end = time.monotonic() + RETRY_DEADLINE
-    while True:
-        r = send()
-        if r.status_code not in RETRYABLE:
-            return r
-        assert err_code(r) in RETRYABLE[r.status_code], "%s: %d %s" % (what, r.status_code, r.text)
-        assert time.monotonic() < end, "%s: still %d after %.0fs: %s" % (what, r.status_code,
-                                                                       RETRY_DEADLINE, r.text)
-        time.sleep(0.05)
-
-
-def read_all(srv, topic, partition, **params):
-    """Every record of a partition from the earliest offset, as parsed by parse_ndjson."""
-    out, nxt = [], "earliest"
-    end = time.monotonic() + 30
-    while True:
-        assert time.monotonic() < end, "read of %s/%d did not finish" % (topic, partition)
-        r = retrying(lambda: fetch(srv, topic, partition, offset=nxt, limit=1000, **params),
-                     "read of %s/%d at %s from port %d" % (topic, partition, nxt, srv.port))
-        expect(r, 200)
-        recs = parse_ndjson(r.content)
-        if not recs:
-            return out
-        out.extend(recs)
-        nxt = recs[-1]["offset"] + 1
-
-
-def lines(records):
-    return [rec["_line"] for rec in records]
-
-
 def post_events(srv, topic, body, pid=None, seq=None, ctype="application/x-ndjson", retry=True):
     """POSTs events to srv with a producer id and sequence (a new producer's first request
     when pid is None); with retry, the same request again on a retryable error."""
@@ -814,7 +774,7 @@ def test_cli_cluster_status(cluster):
     assert out[0].startswith("node 2 answered; metadata leader %d, term " % meta), out[0]
     head, rows = table_rows(out, "NODE")
     cells = [re.split(r"\s{2,}", row.strip()) for row in rows]
-    assert cells == [[str(i), "127.0.0.1:%d" % c.internal[i], "127.0.0.1:%d" % c.node(i).port, "yes",
+    assert cells == [[str(i), "127.0.0.1:%d" % c.internal[i], "127.0.0.1:%d" % c.node(i).port, "yes", "voter",
                       "leader" if i == meta else "-"] for i in (1, 2, 3)]
     head, rows = table_rows(out, "TOPIC")
     mine = [re.split(r"\s{2,}", row.strip()) for row in rows if row.startswith(name + " ")]
