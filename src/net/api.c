@@ -520,8 +520,9 @@ static void h_node_add(sl_api_t *api, sl_http_req_t *req, int route, uint64_t t0
             }
             snprintf(addr, sizeof(addr), "%s", s);
         } else {
+            ERR(400, "invalid_node", "unknown field \"%s\" (known: id, address)", k); /* k is in d */
             sl_jdoc_free(d);
-            return ERR(400, "invalid_node", "unknown field \"%s\" (known: id, address)", k);
+            return;
         }
     }
     sl_jdoc_free(d);
@@ -641,10 +642,11 @@ static void h_topic_create(sl_api_t *api, sl_http_req_t *req, int route, uint64_
                 goto bad;
             }
         } else {
-            sl_jdoc_free(d);
-            return send_error(api, req, route, t0, 400, "invalid_topic", NULL,
-                              "unknown field \"%s\" (known: name, partitions, key, timestamp, "
-                              "retention_ms, retention_bytes, segment_bytes, segment_ms, replication_factor)", k);
+            send_error(api, req, route, t0, 400, "invalid_topic", NULL,
+                       "unknown field \"%s\" (known: name, partitions, key, timestamp, "
+                       "retention_ms, retention_bytes, segment_bytes, segment_ms, replication_factor)", k);
+            sl_jdoc_free(d); /* after: k is in d */
+            return;
         }
     }
     sl_jdoc_free(d);

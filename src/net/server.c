@@ -151,7 +151,7 @@ int sl_server_run(const sl_server_config_t *cfg) {
     if (rc) {
         fprintf(stderr, "sluice: cannot listen on %s:%d: %s\n", cfg->http.host, cfg->http.port,
                 uv_strerror(rc));
-        sl_sql_close(s.sql, NULL, NULL);
+        if (s.sql) sl_sql_close(s.sql, NULL, NULL); /* a cluster node has none */
         uv_run(&s.loop, UV_RUN_DEFAULT);
         if (s.cluster) sl_cluster_close(s.cluster, NULL, NULL);
         uv_run(&s.loop, UV_RUN_DEFAULT);

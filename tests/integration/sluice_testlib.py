@@ -52,6 +52,7 @@ class Server:
         self.data_dir = str(data_dir)
         self.flags = list(flags or [])
         self.port = port or free_port()
+        self.port_chosen = port is None     # free_port() races: a first start may pick again
         self.log_dir = str(log_dir or os.path.join(os.path.dirname(self.data_dir.rstrip("/")) or "/tmp",
                                                      "logs-%d" % self.port))
         os.makedirs(self.log_dir, exist_ok=True)
@@ -89,6 +90,12 @@ class Server:
             if rc is not None:
                 self.proc = None
                 _LIVE.discard(self)
+                taken = "cannot listen on 127.0.0.1:%d: address already in use" % self.port
+                if self.starts == 1 and self.port_chosen and taken in self.logs():
+                    # another process took the port free_port() found between its check and our
+                    # bind: a harness race, not a server failure; a fresh port, a first start again
+                    self.port, self.starts = free_port(), 0
+                    return self.start(deadline)
                 raise ServerError("sluice exited with %s during start-up\n%s" % (rc, self.logs()))
             try:
                 r = requests.get(self.url("/healthz"), timeout=1.0)
