@@ -750,6 +750,11 @@ def test_replication_factor_places_replicas(cluster, rf):
                          interval=0.1)
     for part, held in holders.items():
         assert len(held[0][1]["replicas"]) == want
+    # The create answered once node 3 applied it (docs/CLUSTER.md: read-your-writes on the node
+    # that answered); a node holding no replica may apply it a moment later (slow under ASan).
+    for srv in c.nodes:
+        wait_until(lambda: srv.get("/v1/topics/%s" % name).status_code == 200, 15.0,
+                   "node on port %d knows topic %s" % (srv.port, name), interval=0.05)
     for srv in c.nodes:                                 # every node serves it, replica or not
         offs = offsets_of(post_events(srv, name, ndjson([{"via": srv.port}])))
         assert len(offs) == 1
