@@ -1131,6 +1131,12 @@ static void maybe_register(sl_cluster_t *c, uint64_t now) {
 
 static void transfer_free(struct raft_transfer *req) { free(req); }
 
+/* Hands g's leadership to node `to` (0: the voter raft finds most up to date). */
+void sl__raft_transfer(group_t *g, uint64_t to) {
+    struct raft_transfer *tr = calloc(1, sizeof(*tr));
+    if (tr && raft_transfer(&g->raft, tr, to, transfer_free)) free(tr);
+}
+
 static void change_done(struct raft_change *req, int status) {
     (void)status;
     free(req);
@@ -1189,8 +1195,7 @@ static void meta_reconcile(sl_cluster_t *c, uint64_t now) {
         if (conf->servers[i].id != c->self) {
             sl__raft_change(g, 'r', conf->servers[i].id, NULL, 0);
         } else { /* leaving: another voter leads first */
-            struct raft_transfer *tr = calloc(1, sizeof(*tr));
-            if (tr && raft_transfer(&g->raft, tr, 0, transfer_free)) free(tr);
+            sl__raft_transfer(g, 0);
         }
         return;
     }

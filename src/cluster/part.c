@@ -1588,7 +1588,6 @@ void sl__part_close_all(sl_cluster_t *c) {
         if (!g->closing) group_stop(g, -SL_ECLOSED);
 }
 
-static void transfer_done_fwd(struct raft_transfer *req) { free(req); }
 
 /* The last applied index, written (not fsynced) every second into the group's directory. At
  * start, a Raft log that ends before it has lost entries this replica acknowledged (raft_uv
@@ -1664,13 +1663,11 @@ void sl__part_serve_stepdown(sl_cluster_t *c, uint64_t from, const char *p, size
     }
     sl_warn("cluster: %s: node %" PRIu64 " rebuilt its Raft log; handing leadership to node %" PRIu64
             " so that it is repaired", g->name, from, (uint64_t)best);
-    struct raft_transfer *tr = calloc(1, sizeof(*tr));
-    if (tr && raft_transfer(&g->raft, tr, best, transfer_done_fwd)) free(tr);
+    sl__raft_transfer(g, best);
 }
 
 /* ---- ticks: copy retries, leader balance ---------------------------------------------------------- */
 
-static void transfer_done(struct raft_transfer *req) { free(req); }
 
 /* The leader makes the group's configuration follow the placement, one change at a time: a new
  * replica joins as a spare and is promoted to voter (raft catches it up first: a snapshot, then
@@ -1694,12 +1691,8 @@ static void part_reconcile(group_t *g, uint64_t now) {
         uint64_t id = conf->servers[i].id;
         if (in_set(g->replicas, g->rf, id)) continue;
         g->change_at_ms = now;
-        if (id != c->self) {
-            sl__raft_change(g, 'r', id, NULL, 0);
-        } else {
-            struct raft_transfer *tr = calloc(1, sizeof(*tr));
-            if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
-        }
+        if (id != c->self) sl__raft_change(g, 'r', id, NULL, 0);
+        else sl__raft_transfer(g, 0); /* leaving: another voter leads first */
         return;
     }
 }
@@ -1734,8 +1727,7 @@ void sl__part_tick(sl_cluster_t *c, uint64_t now) {
         if (g->npw) group_flush(g);
         if ((g->failed || g->catching) && is_leader(g) && raft_transferee(&g->raft) == 0) {
             /* a replica that failed or is repairing its log must not lead */
-            struct raft_transfer *tr = calloc(1, sizeof(*tr));
-            if (tr && raft_transfer(&g->raft, tr, 0, transfer_done)) free(tr);
+            sl__raft_transfer(g, 0);
             continue;
         }
         if (is_leader(g) && !g->catching && !g->failed) part_reconcile(g, now);
@@ -1756,16 +1748,10 @@ void sl__part_tick(sl_cluster_t *c, uint64_t now) {
          * not preferred hands over once the preferred one is caught up. */
         if (balance && is_leader(g) && g->replicas[0] != c->self && !g->inflight && !g->npw) {
             raft_index match = 0;
-            int pref_voter = 0;
-            for (unsigned i = 0; i < g->raft.configuration.n; i++)
-                if (g->raft.configuration.servers[i].id == g->replicas[0] &&
-                    g->raft.configuration.servers[i].role == RAFT_VOTER)
-                    pref_voter = 1;
+            int pref_voter = sl__conf_role(&g->raft.configuration, g->replicas[0]) == RAFT_VOTER;
             if (pref_voter && raft_match_index(&g->raft, g->replicas[0], &match) == 0 &&
-                match == raft_last_index(&g->raft) && raft_transferee(&g->raft) == 0) {
-                struct raft_transfer *tr = calloc(1, sizeof(*tr));
-                if (tr && raft_transfer(&g->raft, tr, g->replicas[0], transfer_done)) free(tr);
-            }
+                match == raft_last_index(&g->raft) && raft_transferee(&g->raft) == 0)
+                sl__raft_transfer(g, g->replicas[0]);
         }
     }
 }

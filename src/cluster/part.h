@@ -30,6 +30,7 @@ call_t *sl__call_new(sl_cluster_t *c, uint64_t to, uint8_t type, uint64_t timeou
 int sl__call_send(sl_cluster_t *c, call_t *k, const sl_buf_t *payload);
 void sl__call_fail(sl_cluster_t *c, call_t *k, int status);
 void sl__reply(sl_cluster_t *c, uint64_t to, uint8_t type, uint64_t corr, const sl_buf_t *b);
+void sl__raft_transfer(group_t *g, uint64_t to);
 int sl__raft_change(group_t *g, int op, uint64_t id, const char *addr, int role); /* 'a'dd, a'ssign, 'r'emove */
 /* The role of id in conf, or -1 when it is not in it. */
 int sl__conf_role(const struct raft_configuration *conf, uint64_t id);
